@@ -1,0 +1,95 @@
+"""Base class of the video backbones: a functional Keras model whose output is
+a dict of named taps ``{"block1": …, …, "block5": …}``, each (B, T, H, W, C).
+
+Subclasses build their graph in ``__init__`` (keras-hub style), store every
+constructor argument, and return them from ``get_config`` so that
+``from_config(cls(**config))`` rebuilds the same model.
+"""
+
+import keras
+
+from models.layers import DEFAULT_NORM_EPSILON
+
+TAP_NAMES = ("block1", "block2", "block3", "block4", "block5")
+
+
+def _check_input_shape(input_shape, min_size, name):
+    """Validate a (T, H, W, 3) clip shape; ``None`` dimensions are allowed."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4:
+        raise ValueError(
+            f"{name}: input_shape must be (frames, height, width, 3), received {input_shape!r}"
+        )
+    if input_shape[-1] != 3:
+        raise ValueError(f"{name}: input_shape must have 3 (RGB) channels, received {input_shape!r}")
+    for axis, size, minimum in zip(("frames", "height", "width"), input_shape[:3], min_size):
+        if size is not None and (not isinstance(size, int) or size < minimum):
+            raise ValueError(
+                f"{name}: {axis}={size!r} in input_shape {tuple(input_shape)} is too small to "
+                f"reach block5 (its stride is {minimum} along {axis}); use at least {minimum}"
+            )
+
+
+def _regularizer(value):
+    """Accept None, a float (meaning L2 with that factor) or any Keras regularizer."""
+    if value is None or isinstance(value, keras.regularizers.Regularizer):
+        return value
+    if isinstance(value, (int, float)):
+        return keras.regularizers.L2(float(value)) if value else None
+    return keras.regularizers.get(value)
+
+
+class VideoBackbone(keras.Model):
+    """Common constructor: validate the clip shape, build the taps, store args.
+
+    Args:
+        apply_taps: ``f(inputs, regularizer, norm_epsilon) -> {tap: tensor}``,
+            the architecture (given by the subclass).
+        min_input_size: the total (T, H, W) stride at block5; smaller clips
+            are rejected.
+        input_shape: (frames, height, width, 3); frames/height/width may be
+            None. The batch dimension is always unknown.
+        kernel_regularizer: None, a float (L2 factor; the paper uses 5e-5) or
+            a Keras regularizer, applied to every conv kernel.
+        norm_epsilon: epsilon of every instance norm.
+    """
+
+    def __init__(
+        self,
+        apply_taps,
+        min_input_size,
+        input_shape=(16, 112, 112, 3),
+        kernel_regularizer=None,
+        norm_epsilon=DEFAULT_NORM_EPSILON,
+        name=None,
+        **kwargs,
+    ):
+        name = name or type(self).__name__.lower()
+        input_shape = tuple(input_shape)
+        _check_input_shape(input_shape, min_input_size, name)
+        regularizer = _regularizer(kernel_regularizer)
+        inputs = keras.Input(shape=input_shape, name="clip")
+        taps = apply_taps(inputs, regularizer, norm_epsilon)
+        super().__init__(inputs=inputs, outputs=taps, name=name, **kwargs)
+        self.clip_shape = input_shape
+        self.kernel_regularizer = regularizer
+        self.norm_epsilon = norm_epsilon
+
+    @property
+    def tap_channels(self):
+        """{tap name: channels}."""
+        return {k: v.shape[-1] for k, v in self.output.items()}
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "input_shape": list(self.clip_shape),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+            if self.kernel_regularizer is not None
+            else None,
+            "norm_epsilon": self.norm_epsilon,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
