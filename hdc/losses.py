@@ -2,7 +2,8 @@
 
 They know nothing of the model and use ``keras.ops`` only, so they run under
 every Keras backend without importing TensorFlow. Every loss is computed in
-float32, whatever the dtype of its inputs (mixed precision).
+float32 whatever the dtype of its inputs (mixed precision), except that
+float64 inputs stay float64 (used to check exactness without float32 noise).
 
 Distributed training: the anchors stay local to a replica while the
 candidates are the *global* batch gathered from all replicas. The positive of
@@ -13,6 +14,7 @@ all G - 1 negatives of the global batch, exactly as on a single device. With
 form, where the positive of anchor ``i`` is candidate ``i``.
 """
 
+import keras
 from keras import ops
 
 HDC_BLOCKS = (3, 4, 5)
@@ -20,15 +22,21 @@ HDC_WEIGHTS = (0.25, 0.5, 1.0)  # α_k = β_k for blocks (3, 4, 5), HDC §3.3
 NORM_EPSILON = 1e-6
 
 
+def loss_dtype(x):
+    """float64 stays float64 (for exactness checks); anything else → float32,
+    so the losses are float32 under a mixed-precision policy."""
+    return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
+
+
 def _l2_normalize(x):
-    """Cast to float32 and L2-normalise the last axis.
+    """Cast to float32 (float64 stays) and L2-normalise the last axis.
 
     The squared norm is floored at ε² *before* the reciprocal square root, so
     a zero vector maps to zero with a finite gradient. (``keras.ops.normalize``
     takes ``rsqrt(0) = inf`` first and clamps afterwards; its gradient at a
     zero vector is NaN under the JAX and PyTorch backends.)
     """
-    x = ops.cast(x, "float32")
+    x = ops.cast(x, loss_dtype(x))
     square_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
     return x * ops.rsqrt(ops.maximum(square_norm, NORM_EPSILON**2))
 
@@ -70,7 +78,7 @@ def contrastive_logits(anchors, candidates, temperature):
     """
     _check_temperature(temperature)
     similarity = ops.matmul(_l2_normalize(anchors), ops.swapaxes(_l2_normalize(candidates), -1, -2))
-    return similarity / ops.cast(temperature, "float32")
+    return similarity / ops.cast(temperature, similarity.dtype)
 
 
 def _contrast(anchors, candidates, temperature, offset):
@@ -88,7 +96,7 @@ def _contrast(anchors, candidates, temperature, offset):
     hits = ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), labels)
     return {
         "loss": ops.mean(per_anchor),
-        "accuracy": ops.mean(ops.cast(hits, "float32")),
+        "accuracy": ops.mean(ops.cast(hits, logits.dtype)),
         "logits": logits,
     }
 

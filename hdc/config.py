@@ -1,0 +1,102 @@
+"""One config dataclass for pretraining; defaults are the paper's (HDC §3.3,
+§4; DESIGN.md §4). ``train.py`` parses flags into it and writes it to
+``OUT/config.json``; library code receives it and never reads flags."""
+
+import dataclasses
+import json
+
+BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # Model
+    backbone: str = "r3d18"  # "c3d", "r3d18" or "r2plus1d10" (HDC §3.3)
+    proj_dim: int = 128  # width of every linear projection head (§3.3)
+    temperature: float = 0.07  # τ of Eq. 1
+    sc_blocks: tuple = (3, 4, 5)  # blocks with a Spatial Contrast term (Eq. 4)
+    tc_blocks: tuple = (3, 4, 5)  # blocks with a Temporal Contrast term (Eq. 5)
+    alpha: tuple = (0.25, 0.5, 1.0)  # SC weights α_k for blocks 3, 4, 5 (Eq. 6)
+    beta: tuple = (0.25, 0.5, 1.0)  # TC weights β_k for blocks 3, 4, 5 (Eq. 6)
+    # Data
+    data: str = "synthetic"  # prepared-shards dir, or "synthetic" (built-in demo set)
+    synthetic_size: str = "small"  # size of the synthetic set: "small" or "large"
+    frames: int = 16  # clip length T
+    crop: int = 112  # view size after augmentation
+    resize: int = 128  # short side of stored frames = size of the square crop x_i
+    color_jitter: bool = True  # spatial family switches (Table 2)
+    channel_replication: bool = True
+    flip: bool = True
+    scale_jitter: bool = True
+    tc_spatial_aug: bool = True  # spatial augmentation of u_t (§4.1)
+    # Optimisation (§3.3)
+    batch_size: int = 128  # global batch: clips from different videos
+    epochs: int = 100
+    steps_per_epoch: int = 0  # 0: one pass over the training videos
+    lr: float = 0.1
+    momentum: float = 0.9
+    schedule: str = "inverse-time"  # "inverse-time" (Keras decay), "cosine" (with warm-up)
+    lr_decay: float = 1e-4  # lr_t = lr / (1 + lr_decay·t); HDC† (slower decay): 1e-5
+    warmup_steps: int = 0  # linear warm-up steps of the cosine schedule
+    weight_decay: float = 5e-5  # L2 factor on every conv kernel
+    # Reproducibility, speed, devices
+    seed: int = 0
+    deterministic: bool = False  # op determinism (data randomness is always stateless)
+    mixed_precision: bool = False  # mixed_float16 compute, float32 losses
+    jit_compile: bool = False  # XLA; GPUs only (slow on CPU, fails under MirroredStrategy)
+    steps_per_execution: int = 1
+    strategy: str = "auto"  # "auto", "one", "mirrored", "multiworker"
+    cpu_devices: int = 0  # split the CPU into N logical devices (tests, demos)
+    # Outputs
+    out: str = "runs/hdc"
+    checkpoint_every: int = 50  # steps between checkpoints (also at epoch end and SIGTERM)
+
+    def validate(self):
+        """Raise ValueError naming the field and the bad value."""
+        checks = [
+            (self.backbone in BACKBONE_NAMES, "backbone", f"one of {BACKBONE_NAMES}"),
+            (self.proj_dim > 0, "proj_dim", "> 0"),
+            (self.temperature > 0, "temperature", "> 0"),
+            (set(self.sc_blocks) <= {3, 4, 5}, "sc_blocks", "a subset of 3,4,5"),
+            (set(self.tc_blocks) <= {3, 4, 5}, "tc_blocks", "a subset of 3,4,5"),
+            (bool(self.sc_blocks or self.tc_blocks), "sc_blocks/tc_blocks", "not both empty"),
+            (len(self.alpha) == 3 and min(self.alpha) >= 0, "alpha", "3 non-negative weights for blocks 3,4,5"),
+            (len(self.beta) == 3 and min(self.beta) >= 0, "beta", "3 non-negative weights for blocks 3,4,5"),
+            (self.synthetic_size in ("small", "large"), "synthetic_size", "'small' or 'large'"),
+            (self.frames > 0, "frames", "> 0"),
+            (0 < self.crop <= self.resize, "crop", f"in 1..resize ({self.resize})"),
+            (self.batch_size > 0, "batch_size", "> 0"),
+            (self.epochs > 0, "epochs", "> 0"),
+            (self.steps_per_epoch >= 0, "steps_per_epoch", ">= 0"),
+            (self.lr > 0, "lr", "> 0"),
+            (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (self.schedule in ("inverse-time", "cosine"), "schedule", "'inverse-time' or 'cosine'"),
+            (self.lr_decay >= 0, "lr_decay", ">= 0"),
+            (self.warmup_steps >= 0, "warmup_steps", ">= 0"),
+            (self.weight_decay >= 0, "weight_decay", ">= 0"),
+            (self.steps_per_execution > 0, "steps_per_execution", "> 0"),
+            (self.strategy in ("auto", "one", "mirrored", "multiworker"), "strategy", "auto/one/mirrored/multiworker"),
+            (self.cpu_devices >= 0, "cpu_devices", ">= 0"),
+            (self.checkpoint_every > 0, "checkpoint_every", "> 0"),
+        ]
+        for ok, field, expected in checks:
+            if not ok:
+                raise ValueError(f"{field} must be {expected}, received {getattr(self, field.split('/')[0])!r}")
+        return self
+
+    def to_json(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(dataclasses.asdict(self), f, indent=2)
+
+    @classmethod
+    def from_json(cls, path):
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
+
+
+# Demo-sized settings for the built-in synthetic data on a 2-core CPU; every
+# other field keeps the paper's value. `--preset paper` uses the defaults.
+DEMO = dict(frames=8, crop=48, resize=64, batch_size=8, epochs=3, steps_per_epoch=10, lr=0.05, checkpoint_every=10)
+PRESETS = {"paper": {}, "demo": DEMO}

@@ -1,0 +1,157 @@
+"""HDC pretraining with ``fit``: devices, data, model, callbacks, resume and
+outputs (TensorFlow backend). ``train.py`` parses flags into a
+``TrainConfig`` and calls ``pretrain``."""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+
+import models
+from data import pipelines, records
+from data.augment import AugmentConfig
+from hdc import checkpoint, distribute, export, optim
+from hdc.model import HDCModel
+from hdc.objectives import HDCObjective
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+def training_files(config):
+    """Shard files of the training split and the number of videos in them."""
+    if config.data == "synthetic":
+        from data import synthetic
+
+        print(f"Note: --data synthetic is the built-in demo dataset ({config.synthetic_size}), not a benchmark.")
+        root = synthetic.ensure_dataset(config.synthetic_size, seed=0)
+    else:
+        root = config.data
+        if not os.path.isdir(root):
+            raise ValueError(f"--data {root!r} is neither 'synthetic' nor a prepared-shards directory")
+    split = "train" if os.path.isdir(os.path.join(root, "train")) else "unsplit"
+    files = records.shard_files(root, split)
+    return files, pipelines.count_videos(files)
+
+
+def build_model(config, total_steps=None):
+    """The compiled HDC model for ``config`` (call inside the strategy scope)."""
+    backbone = models.build_backbone(
+        config.backbone,
+        input_shape=(config.frames, config.crop, config.crop, 3),
+        kernel_regularizer=config.weight_decay or None,
+    )
+    objective = HDCObjective(
+        sc_blocks=tuple(config.sc_blocks),
+        tc_blocks=tuple(config.tc_blocks),
+        alpha=tuple(config.alpha),
+        beta=tuple(config.beta),
+        temperature=config.temperature,
+        proj_dim=config.proj_dim,
+    )
+    model = HDCModel(backbone, objective, name="hdc")
+    model.compile(
+        optimizer=optim.sgd(
+            config.lr, config.momentum, config.schedule, config.lr_decay, total_steps, config.warmup_steps
+        ),
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+    views = len(objective.views)
+    model(keras.ops.zeros((1, views, config.frames, config.crop, config.crop, 3), "uint8"))
+    return model
+
+
+def pretrain_dataset(config, files, num_videos, start_step):
+    clip = pipelines.ClipSpec(frames=config.frames, sample_size=config.resize, crop=config.crop)
+    augment = AugmentConfig(
+        scale_jitter=config.scale_jitter,
+        flip=config.flip,
+        color_jitter=config.color_jitter,
+        channel_replication=config.channel_replication,
+        tc_spatial_aug=config.tc_spatial_aug,
+    )
+    return pipelines.pretrain_dataset(
+        files, config.batch_size, clip, augment, seed=config.seed, start_step=start_step, num_videos=num_videos
+    )
+
+
+def callbacks(config, is_chief):
+    out = config.out if is_chief else os.path.join(config.out, f"worker-{os.getpid()}")
+    saver = checkpoint.StepCheckpoint(os.path.join(out, "checkpoints"), config.checkpoint_every, write=is_chief)
+    summary = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: print(
+            f"epoch {epoch + 1}/{config.epochs}: " + ", ".join(f"{k}={float(v):.4f}" for k, v in sorted(logs.items()))
+        )
+    )
+    return saver, [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(os.path.join(out, "metrics.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), update_freq=config.checkpoint_every),
+        saver,
+        summary,
+    ]
+
+
+def pretrain(config, verbose=1):
+    """Run (or resume) pretraining; return {output name: path}."""
+    config.validate()
+    distribute.split_cpu(config.cpu_devices)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    os.makedirs(config.out, exist_ok=True)
+    strategy = distribute.make_strategy(config.strategy, config.cpu_devices)
+    chief = distribute.is_chief(strategy)
+    if chief:
+        config.to_json(os.path.join(config.out, "config.json"))
+
+    files, num_videos = training_files(config)
+    if num_videos < config.batch_size:
+        raise ValueError(
+            f"batch_size {config.batch_size} is larger than the {num_videos} training videos; "
+            "HDC contrasts clips of different videos"
+        )
+    steps_per_epoch = config.steps_per_epoch or num_videos // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
+    with strategy.scope():
+        model = build_model(config, total_steps)
+        step = checkpoint.restore(model, os.path.join(config.out, "checkpoints"))
+    saver, cbs = callbacks(config, chief)
+    if step:
+        print(f"Resuming from step {step} (epoch {step // steps_per_epoch + 1}) in {config.out}")
+
+    # A run resumed mid-epoch first finishes that epoch, then runs whole ones.
+    while step < total_steps and not model.stop_training:
+        epoch, done = divmod(step, steps_per_epoch)
+        last_epoch = config.epochs if done == 0 else epoch + 1
+        model.fit(
+            pretrain_dataset(config, files, num_videos, step),
+            initial_epoch=epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps_per_epoch - done if done else steps_per_epoch,
+            callbacks=cbs,
+            verbose=verbose,
+        )
+        if saver.stopped_by_signal:
+            print(f"Stopped by SIGTERM at step {saver.step()}; checkpoint saved. Re-run the same command to resume.")
+            return {}
+        new_step = saver.step()
+        if model.stop_training or new_step == step:
+            break
+        step = new_step
+    if saver.step() < total_steps:
+        raise NonFiniteLoss(
+            f"Training stopped at step {saver.step()} because the loss was not finite; the last good "
+            f"checkpoint is kept in {os.path.join(config.out, 'checkpoints')}. Try a lower --lr."
+        )
+    return export.write_outputs(model, config, chief) if chief else {}
+
+
+def describe(config):
+    """One line per config field, for the start of a run."""
+    return "\n".join(f"  {f.name} = {getattr(config, f.name)!r}" for f in dataclasses.fields(config))

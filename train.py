@@ -1,0 +1,115 @@
+"""HDC pretraining: ``python train.py --backbone c3d``.
+
+Runs on the built-in synthetic dataset by default with a demo-sized preset
+(minutes on a CPU); ``--preset paper`` gives the paper's settings (HDC §3.3).
+Re-running the same command with the same ``--out`` resumes.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from hdc.config import BACKBONE_NAMES, PRESETS, TrainConfig
+
+DEFAULTS = TrainConfig()
+
+
+def _int_list(text):
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 3,4,5, received {text!r}")
+    return values
+
+
+def _float_list(text):
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5,1, received {text!r}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("model and data")
+    g.add_argument("--backbone", choices=BACKBONE_NAMES, help=f"encoder (default {DEFAULTS.backbone})")
+    g.add_argument("--data", help="prepared-shards dir (python -m data.prepare) or 'synthetic' (default, a demo set)")
+    g.add_argument("--synthetic-size", choices=("small", "large"), help="size of the synthetic set (default small)")
+    g.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="'paper' = the paper's settings; 'demo' = small clips and batches for a CPU "
+        "(default: demo with --data synthetic, paper otherwise). Explicit flags override it.",
+    )
+    g = p.add_argument_group("schedule")
+    g.add_argument("--out", help=f"output directory; re-running with it resumes (default {DEFAULTS.out})")
+    g.add_argument("--epochs", type=int, help="epochs")
+    g.add_argument("--steps-per-epoch", type=int, help="steps per epoch (0: one pass over the videos)")
+    g.add_argument("--batch-size", type=int, help="global batch size, clips from different videos (paper 128)")
+    g.add_argument("--lr", type=float, help="initial learning rate (paper 0.1)")
+    g.add_argument("--momentum", type=float, help="SGD momentum (paper 0.9)")
+    g.add_argument("--schedule", choices=("inverse-time", "cosine"), help="learning-rate schedule (paper: inverse-time)")
+    g.add_argument("--lr-decay", type=float, help="inverse-time decay per step (paper 1e-4; HDC† slower decay: 1e-5)")
+    g.add_argument("--warmup-steps", type=int, help="linear warm-up steps of the cosine schedule")
+    g.add_argument("--weight-decay", type=float, help="L2 factor on conv kernels (paper 5e-5)")
+    g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    g = p.add_argument_group("clip shape")
+    g.add_argument("--frames", type=int, help="frames per clip (paper 16)")
+    g.add_argument("--crop", type=int, help="view size after augmentation (paper 112)")
+    g.add_argument("--resize", type=int, help="short side of the frames = size of the square crop x_i (paper 128)")
+    g = p.add_argument_group("paper ablations (Tables 1-2, §4.1)")
+    g.add_argument("--sc-blocks", type=_int_list, help="blocks with Spatial Contrast, e.g. 3,4,5 or '' for none")
+    g.add_argument("--tc-blocks", type=_int_list, help="blocks with Temporal Contrast, e.g. 5")
+    g.add_argument("--alpha", type=_float_list, help="SC weights for blocks 3,4,5 (paper 0.25,0.5,1)")
+    g.add_argument("--beta", type=_float_list, help="TC weights for blocks 3,4,5 (paper 0.25,0.5,1)")
+    g.add_argument("--temperature", type=float, help="contrast temperature τ (paper 0.07)")
+    g.add_argument("--proj-dim", type=int, help="projection width (paper 128)")
+    for flag, field in [
+        ("--no-color-jitter", "color_jitter"),
+        ("--no-channel-replication", "channel_replication"),
+        ("--no-flip", "flip"),
+        ("--no-scale-jitter", "scale_jitter"),
+        ("--no-tc-spatial-aug", "tc_spatial_aug"),
+    ]:
+        g.add_argument(flag, dest=field, action="store_false", default=None, help=f"turn off {field.replace('_', ' ')}")
+    g = p.add_argument_group("reproducibility, speed and devices")
+    g.add_argument("--seed", type=int, help="random seed (data and initialisation)")
+    g.add_argument("--deterministic", action="store_true", default=None, help="deterministic ops (exact resume)")
+    g.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute (GPUs)")
+    g.add_argument("--jit-compile", action="store_true", default=None, help="XLA (GPUs; slow on CPU)")
+    g.add_argument("--steps-per-execution", type=int, help="train steps per tf.function call")
+    g.add_argument("--strategy", choices=("auto", "one", "mirrored", "multiworker"), help="tf.distribute strategy")
+    g.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
+    return p
+
+
+def config_from_args(argv=None):
+    """Parse flags into a validated TrainConfig: defaults < preset < flags."""
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    data = args.get("data") or DEFAULTS.data
+    preset = args.pop("preset") or ("demo" if data == "synthetic" else "paper")
+    values = {**PRESETS[preset], **{k: v for k, v in args.items() if v is not None}}
+    config = TrainConfig(**values)
+    try:
+        config.validate()
+    except ValueError as error:
+        parser.error(str(error))
+    return config, preset
+
+
+def main(argv=None):
+    config, preset = config_from_args(argv)
+    from hdc import pretrain
+
+    print(f"HDC pretraining, preset '{preset}':\n{pretrain.describe(config)}")
+    try:
+        pretrain.pretrain(config)
+    except pretrain.NonFiniteLoss as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
