@@ -27,12 +27,12 @@ def make_strategy(name="auto", cpu_devices=0):
     - "mirrored": MirroredStrategy over all GPUs, or the logical CPUs;
     - "multiworker": MultiWorkerMirroredStrategy configured by ``TF_CONFIG``.
     """
-    gpus = tf.config.list_logical_devices("GPU")
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-    if name == "multiworker":
+    if name == "multiworker":  # must come before anything initialises TensorFlow
         if "TF_CONFIG" not in os.environ:
             raise ValueError("strategy 'multiworker' needs the TF_CONFIG environment variable (see README)")
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     devices = [d.name for d in gpus] if gpus else cpus[: max(cpu_devices, 1)]
     if name == "mirrored" or (name == "auto" and len(devices) > 1):
         return tf.distribute.MirroredStrategy(devices=devices)

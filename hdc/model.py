@@ -112,6 +112,15 @@ class HDCModel(keras.Model):
 
         return tf_step.test_step(self, data)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer averages the first batch across workers before
+        # its symbolic build; collective ops reject uint8, which breaks
+        # MultiWorkerMirroredStrategy. A zero batch of the input shape serves.
+        if iterator is not None and data_batch is None:
+            shape = (1, len(self.input_views)) + tuple(self.backbone.input_shape[1:])
+            data_batch = ops.zeros(shape, "uint8")
+        return super()._maybe_symbolic_build(data_batch=data_batch)
+
     def get_config(self):
         return {
             **super().get_config(),

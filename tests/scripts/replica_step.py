@@ -15,6 +15,7 @@ out, strategy_name = sys.argv[1], sys.argv[2]
 distribute.split_cpu(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
 
 import keras  # noqa: E402
+keras.config.disable_traceback_filtering()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
