@@ -33,10 +33,13 @@ SPLITS = ("train", "test", "unsplit")
 SHARD_PATTERN = "shard-{index:05d}-of-{count:05d}.tfrecord"
 
 
-def encode_example(frames, label=-1, label_name="", video_id="", path="", fps=25.0, quality=90):
-    """Serialise one video (uint8 array (T, H, W, 3), RGB) to Example bytes."""
+def encode_jpegs(frames, quality=90, name=""):
+    """JPEG bytes of each frame of a uint8 (T, H, W, 3) RGB array.
+
+    OpenCV only (no TensorFlow), so decoding workers stay light; ``name``
+    only labels errors.
+    """
     import cv2
-    import tensorflow as tf
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
@@ -47,8 +50,14 @@ def encode_example(frames, label=-1, label_name="", video_id="", path="", fps=25
     for frame in frames:
         ok, buf = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
-            raise ValueError(f"JPEG encoding failed for {path or video_id}")
+            raise ValueError(f"JPEG encoding failed for {name}")
         jpegs.append(buf.tobytes())
+    return jpegs
+
+
+def example_from_jpegs(jpegs, height, width, label=-1, label_name="", video_id="", path="", fps=25.0):
+    """Serialise one video given as JPEG frames (``encode_jpegs``) to Example bytes."""
+    import tensorflow as tf
 
     def _bytes(values):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
@@ -57,10 +66,10 @@ def encode_example(frames, label=-1, label_name="", video_id="", path="", fps=25
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
     feature = {
-        "frames": _bytes(jpegs),
-        "num_frames": _int(len(frames)),
-        "height": _int(frames.shape[1]),
-        "width": _int(frames.shape[2]),
+        "frames": _bytes(list(jpegs)),
+        "num_frames": _int(len(jpegs)),
+        "height": _int(height),
+        "width": _int(width),
         "fps": tf.train.Feature(float_list=tf.train.FloatList(value=[float(fps)])),
         "label": _int(label),
         "label_name": _bytes([label_name.encode()]),
@@ -68,6 +77,13 @@ def encode_example(frames, label=-1, label_name="", video_id="", path="", fps=25
         "path": _bytes([str(path).encode()]),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def encode_example(frames, label=-1, label_name="", video_id="", path="", fps=25.0, quality=90):
+    """Serialise one video (uint8 array (T, H, W, 3), RGB) to Example bytes."""
+    frames = np.asarray(frames)
+    jpegs = encode_jpegs(frames, quality, path or video_id)
+    return example_from_jpegs(jpegs, frames.shape[1], frames.shape[2], label, label_name, video_id, path, fps)
 
 
 def feature_spec():
