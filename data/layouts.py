@@ -85,7 +85,7 @@ class _Disk:
                 if not name.startswith("."):
                     self.files.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
         self.videos = [f for f in self.files if f.lower().endswith(VIDEO_SUFFIXES)]
-        self._by_rel = set(self.videos)
+        self.video_set = set(self.videos)
         self._by_name = collections.defaultdict(list)
         self._by_lower = collections.defaultdict(list)
         self._by_stem = collections.defaultdict(list)
@@ -98,16 +98,15 @@ class _Disk:
     def path(self, rel):
         return os.path.join(self.root, *rel.split("/"))
 
-    def find(self, *names):
-        """Relative path of the first of ``names`` found (see the module docstring), or None."""
-        for name in names:
-            name = name.replace("\\", "/").strip("/")
-            if name in self._by_rel:
-                return name
-            base = name.rsplit("/", 1)[-1]
-            for index, key in ((self._by_name, base), (self._by_lower, base.lower())):
-                if index.get(key):
-                    return index[key][0]
+    def find(self, name):
+        """Relative path of the video a split file calls ``name`` (see the module docstring), or None."""
+        name = name.replace("\\", "/").strip("/")
+        if name in self.video_set:
+            return name
+        base = name.rsplit("/", 1)[-1]
+        for index, key in ((self._by_name, base), (self._by_lower, base.lower())):
+            if index.get(key):
+                return index[key][0]
         return None
 
     def find_stem(self, *stems):
@@ -127,7 +126,7 @@ def _listing(disk, selected, classes, missing, unused_reasons, default_unused):
         video_id = stem if stems[stem] == 1 else rel  # "a/x.avi" and "a/x.mp4" keep their suffixes
         entries.append(VideoEntry(disk.path(rel), video_id, split, label, classes[label] if label >= 0 else ""))
     entries.sort(key=lambda e: (e.split, e.video_id))
-    notes = [Note(disk.path(f), "skipped", "not a video file name") for f in disk.files if f not in disk.videos]
+    notes = [Note(disk.path(f), "skipped", "not a video file name") for f in disk.files if f not in disk.video_set]
     notes += [
         Note(disk.path(rel), "unused", unused_reasons.get(rel, default_unused))
         for rel in disk.videos

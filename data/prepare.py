@@ -247,6 +247,10 @@ def prepare(config):
     Raises ValueError when the input is missing or holds no video, when the
     split files are malformed, or when OUT holds an earlier run with other
     settings. Videos that fail to decode are counted, not raised.
+
+    With ``workers > 1`` the videos are decoded in "spawn" worker processes
+    (no TensorFlow in them), so a script that calls this must do so under
+    ``if __name__ == "__main__":``.
     """
     listing = list_videos(
         config.layout, config.videos, config.splits_dir, config.split, tuple(config.kinetics_csv), config.labeled
