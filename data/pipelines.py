@@ -1,0 +1,368 @@
+"""tf.data pipelines over prepared TFRecord shards (one record per video).
+
+- ``pretrain_dataset``: HDC's three views u_o, u_s, u_t (§3.1, §3.3), batched.
+- ``finetune_train_dataset``: one augmented clip and its label (HDC §4).
+- ``video_clips_dataset``: every evaluation clip of each video (HDC §4 dense
+  test, VCOP retrieval, 10 clips × 3 crops).
+
+Resumable order. The training streams are infinite and fully determined by
+``seed``: sample position p (p = step * batch_size + i) lies in data-epoch
+e = p // num_videos. Epoch e reads the shards in an order permuted statelessly
+from (seed, e), interleaves them deterministically, and permutes consecutive
+blocks of ``shuffle_buffer`` records statelessly from (seed, e, block). Every
+random draw of sample p (windows, crops, augmentations) is keyed by
+(seed, e, p - e * num_videos). Restarting at ``start_step = s`` therefore begins
+at epoch p0 // num_videos and skips the remaining p0 % num_videos *serialized*
+records (no decoding), and yields exactly the batches an uninterrupted run yields
+from step s on. Nothing depends on thread timing or on the global TF seed.
+"""
+
+import dataclasses
+import struct
+
+import numpy as np
+import tensorflow as tf
+
+from data import augment as aug
+from data.records import parse_example
+
+CLIP_MODES = ("dense", "retrieval", "10x3")
+_RETRIEVAL_CLIPS = 10
+# Purpose tags folded into the keys so that independent draws never share a seed.
+_SHARD_ORDER, _BLOCK_ORDER, _SAMPLE = 0, 1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """Clip geometry (HDC §3.3: 16 frames, 128×128 sample crop, 112×112 views)."""
+
+    frames: int = 16  # clip length T (consecutive frames)
+    sample_size: int = 128  # side of the random square crop x_i, from frames stored at short side 128
+    crop: int = 112  # side of each view
+
+    def __post_init__(self):
+        for name in ("frames", "sample_size", "crop"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"ClipSpec.{name} must be a positive integer, received {value!r}")
+        if self.crop > self.sample_size:
+            raise ValueError(
+                f"ClipSpec.crop ({self.crop}) must not exceed ClipSpec.sample_size ({self.sample_size})"
+            )
+
+
+def count_records(files):
+    """Number of records in TFRecord files, reading only each record's 12-byte header.
+
+    Cost: one small read and one seek per record (no payload is read), e.g. well under
+    a second for UCF101's 13k records on a local disk; on remote storage each seek is a
+    request, so pass ``num_videos`` to the pipelines there instead.
+    """
+    total = 0
+    for path in files:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            size = f.size()
+            offset = 0
+            while offset < size:
+                header = f.read(8)
+                if len(header) < 8:
+                    raise ValueError(f"Truncated TFRecord file {path}: partial header at byte {offset}")
+                (length,) = struct.unpack("<Q", header)
+                offset += 8 + 4 + length + 4
+                if offset > size:
+                    raise ValueError(f"Truncated TFRecord file {path}: record runs past the end of the file")
+                f.seek(offset)
+                total += 1
+    return total
+
+
+_fold = tf.random.experimental.stateless_fold_in
+
+
+def _key(*parts):
+    """A stateless seed (shape [2], int64) derived from integers, in order."""
+    parts = [tf.cast(p, tf.int64) for p in parts]
+    key = tf.stack(parts[:2])
+    for part in parts[2:]:
+        key = _fold(key, part)
+    return key
+
+
+def _epoch_records(files, seed, epoch, shuffle, shuffle_buffer):
+    """Serialized records of data-epoch ``epoch`` in their deterministic order, tagged (record, epoch, index)."""
+    paths = tf.constant(files)
+    if shuffle:
+        order = tf.argsort(tf.random.stateless_uniform([len(files)], _key(seed, epoch, _SHARD_ORDER)))
+        paths = tf.gather(paths, order)
+    records = tf.data.Dataset.from_tensor_slices(paths).interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 16),
+        block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    if shuffle:
+
+        def permute(block_index, block):
+            noise = tf.random.stateless_uniform(tf.shape(block), _key(seed, epoch, _BLOCK_ORDER, block_index))
+            return tf.data.Dataset.from_tensor_slices(tf.gather(block, tf.argsort(noise)))
+
+        records = records.batch(shuffle_buffer).enumerate().flat_map(permute)
+    return records.enumerate().map(lambda index, record: (record, epoch, index))
+
+
+def _record_stream(files, seed, start, num_videos, shuffle, shuffle_buffer):
+    """The infinite tagged record stream, from sample position ``start`` on."""
+    files = [str(f) for f in files]
+    if not files:
+        raise ValueError("files is empty: no TFRecord shards to read")
+    if num_videos is None:
+        num_videos = count_records(files)
+    if num_videos < 1:
+        raise ValueError(f"No records in {len(files)} TFRecord file(s) starting with {files[0]}")
+    if shuffle_buffer < 1:
+        raise ValueError(f"shuffle_buffer must be >= 1, received {shuffle_buffer}")
+    first_epoch, offset = divmod(start, num_videos)
+    epochs = tf.data.Dataset.counter(first_epoch)
+    stream = epochs.flat_map(lambda e: _epoch_records(files, seed, e, shuffle, shuffle_buffer))
+    return stream.skip(offset)
+
+
+def _window(seed, num_frames, frames):
+    """Indices of T consecutive frames at a random start; short videos loop (indices mod length)."""
+    start = tf.random.stateless_uniform([], seed, 0, tf.maximum(num_frames - frames, 0) + 1, dtype=tf.int32)
+    return (start + tf.range(frames)) % num_frames
+
+
+def _decode_square(jpegs, indices, seed, sample_size):
+    """Decode the frames at ``indices`` and cut one random sample_size square out of them.
+
+    Returns the distinct frames, cut, (N, s, s, 3) and, per index, its position in them.
+    (Decoding whole frames and slicing is faster here than ``decode_and_crop_jpeg``.)
+    """
+    unique, positions = tf.unique(indices)
+    frames = tf.map_fn(
+        lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+        tf.gather(jpegs, unique),
+        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+    )
+    height, width = tf.shape(frames)[1], tf.shape(frames)[2]
+    size = tf.minimum(sample_size, tf.minimum(height, width))
+    top = tf.random.stateless_uniform([], _fold(seed, 0), 0, height - size + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform([], _fold(seed, 1), 0, width - size + 1, dtype=tf.int32)
+    return frames[:, top : top + size, left : left + size], positions
+
+
+def _three_views(record, epoch, index, seed, clip, augment):
+    """HDC §3.1/§3.3: x_i is T consecutive frames at a random start cut to a random sample square;
+    u_o = φ_o(x_i), u_s = φ_s(x_i); u_t = φ_t(Γ(x_i)), where Γ takes another random T-frame
+    window of the same video (same square). Returns uint8 (3, T, crop, crop, 3)."""
+    key = _key(seed, epoch, _SAMPLE, index)
+    jpegs = parse_example(record)["frames"]
+    num_frames = tf.shape(jpegs)[0]
+    window_x = _window(_fold(key, 0), num_frames, clip.frames)
+    window_t = _window(_fold(key, 1), num_frames, clip.frames)
+    frames, positions = _decode_square(
+        jpegs, tf.concat([window_x, window_t], 0), _fold(key, 2), clip.sample_size
+    )
+    clip_x = tf.gather(frames, positions[: clip.frames])
+    clip_t = tf.gather(frames, positions[clip.frames :])
+    views = [
+        aug.spatial_augment(clip_x, _fold(key, 3), clip.crop, augment),
+        aug.spatial_augment(clip_x, _fold(key, 4), clip.crop, augment),
+    ]
+    if augment.tc_spatial_aug:
+        views.append(aug.spatial_augment(clip_t, _fold(key, 5), clip.crop, augment))
+    else:
+        views.append(aug.center_crop(clip_t, clip.crop))
+    return tf.ensure_shape(tf.stack(views), [3, clip.frames, clip.crop, clip.crop, 3])
+
+
+def _finetune_clip(record, epoch, index, seed, clip, augment):
+    """HDC §4 fine-tuning: one random T-frame window, random square, crop + scale jitter + flip."""
+    key = _key(seed, epoch, _SAMPLE, index)
+    parsed = parse_example(record)
+    jpegs = parsed["frames"]
+    window = _window(_fold(key, 0), tf.shape(jpegs)[0], clip.frames)
+    frames, positions = _decode_square(jpegs, window, _fold(key, 2), clip.sample_size)
+    view = aug.spatial_augment(tf.gather(frames, positions), _fold(key, 3), clip.crop, augment)
+    return tf.ensure_shape(view, [clip.frames, clip.crop, clip.crop, 3]), tf.cast(parsed["label"], tf.int32)
+
+
+def _deterministic(dataset):
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.with_options(options)
+
+
+def _check_batch(batch_size):
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+
+
+def pretrain_dataset(
+    files,
+    batch_size,
+    clip=ClipSpec(),
+    augment=aug.AugmentConfig(),
+    seed=0,
+    start_step=0,
+    num_videos=None,
+    shuffle=True,
+    shuffle_buffer=256,
+):
+    """Infinite dataset of uint8 (batch_size, 3, T, crop, crop, 3): views (u_o, u_s, u_t) on axis 1.
+
+    One tensor per element (not a tuple) so MultiWorkerMirroredStrategy can shard it
+    (keras-team/keras#20585). Conversion to [-1, 1] happens on the device (HDC §3.3).
+    ``start_step = s`` yields exactly the batches of an uninterrupted run from step s on.
+    ``num_videos``: records in ``files``; counted with ``count_records`` (headers only)
+    when None. It must be exact, since it fixes the data-epoch boundaries.
+    ``shuffle=False`` reads shards and records in file order (still random windows and
+    augmentations). ``shuffle_buffer``: records permuted together (memory: that many
+    serialized videos).
+    """
+    _check_batch(batch_size)
+    if start_step < 0:
+        raise ValueError(f"start_step must be >= 0, received {start_step}")
+    stream = _record_stream(files, seed, start_step * batch_size, num_videos, shuffle, shuffle_buffer)
+    dataset = stream.map(
+        lambda r, e, i: _three_views(r, e, i, seed, clip, augment),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def finetune_train_dataset(
+    files, batch_size, clip=ClipSpec(), seed=0, start_step=0, num_videos=None, shuffle_buffer=256
+):
+    """Infinite dataset of (uint8 clips (B, T, crop, crop, 3), int32 labels (B,)) for fine-tuning.
+
+    HDC §4: one random T-frame clip, random sample square, random crop with scale jitter and
+    horizontal flip (no colour jitter, no channel replication). Resumable like ``pretrain_dataset``.
+    """
+    _check_batch(batch_size)
+    if start_step < 0:
+        raise ValueError(f"start_step must be >= 0, received {start_step}")
+    augment = aug.AugmentConfig(color_jitter=False, channel_replication=False)
+    stream = _record_stream(files, seed, start_step * batch_size, num_videos, True, shuffle_buffer)
+    dataset = stream.map(
+        lambda r, e, i: _finetune_clip(r, e, i, seed, clip, augment),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def clip_starts(num_frames, frames, mode):
+    """First frame of each evaluation clip of a ``num_frames`` video (list of int).
+
+    - "dense" (HDC §4 test): every non-overlapping T-frame clip, starts 0, T, 2T, ...;
+      a video shorter than T gives one clip at 0 (its frames loop).
+    - "retrieval" (VCOP) and "10x3": 10 clips centred at linspace(T/2, n - T/2, 10),
+      i.e. start_k = floor(k (n - T) / 9); all 0 for videos shorter than T.
+    """
+    if mode not in CLIP_MODES:
+        raise ValueError(f"mode must be one of {CLIP_MODES}, received {mode!r}")
+    num_frames, frames = int(num_frames), int(frames)
+    if num_frames < 1 or frames < 1:
+        raise ValueError(f"num_frames and frames must be >= 1, received {num_frames} and {frames}")
+    if mode == "dense":
+        return [k * frames for k in range(max(num_frames // frames, 1))]
+    span = max(num_frames - frames, 0)
+    return [k * span // (_RETRIEVAL_CLIPS - 1) for k in range(_RETRIEVAL_CLIPS)]
+
+
+def crop_boxes(height, width, crop, sample_size, mode):
+    """Evaluation crop boxes (top, left, size, size) in a height×width frame (list of tuples).
+
+    - "dense" (HDC §4 test): centre, top-left, top-right, bottom-left, bottom-right
+      crop×crop boxes of the frame's central sample_size square.
+    - "retrieval" (VCOP): the centre crop of the frame.
+    - "10x3": left (or top), centre, right (or bottom) crops along the long side.
+    Boxes larger than the frame shrink to it (and are resized to crop by the pipeline).
+    """
+    if mode not in CLIP_MODES:
+        raise ValueError(f"mode must be one of {CLIP_MODES}, received {mode!r}")
+    height, width, crop, sample_size = int(height), int(width), int(crop), int(sample_size)
+    if min(height, width, crop, sample_size) < 1:
+        raise ValueError(f"sizes must be >= 1, received {height}x{width}, crop {crop}, sample_size {sample_size}")
+    size = min(crop, height, width)
+    centre = ((height - size) // 2, (width - size) // 2, size, size)
+    if mode == "retrieval":
+        return [centre]
+    if mode == "10x3":
+        if width >= height:
+            return [(centre[0], left, size, size) for left in (0, (width - size) // 2, width - size)]
+        return [(top, centre[1], size, size) for top in (0, (height - size) // 2, height - size)]
+    square = min(sample_size, height, width)
+    size = min(size, square)
+    top, left = (height - square) // 2, (width - square) // 2
+    far = square - size
+    return [
+        (top + far // 2, left + far // 2, size, size),
+        (top, left, size, size),
+        (top, left + far, size, size),
+        (top + far, left, size, size),
+        (top + far, left + far, size, size),
+    ]
+
+
+def _eval_layout(num_frames, height, width, clip, mode):
+    starts = np.asarray(clip_starts(num_frames, clip.frames, mode), np.int32)
+    boxes = np.asarray(crop_boxes(height, width, clip.crop, clip.sample_size, mode), np.int32)
+    return starts, boxes
+
+
+def _video_clips(record, clip, mode):
+    parsed = parse_example(record)
+    jpegs = parsed["frames"]
+    num_frames = tf.shape(jpegs)[0]
+    shape = tf.io.extract_jpeg_shape(jpegs[0])
+    starts, boxes = tf.numpy_function(
+        lambda n, h, w: _eval_layout(n, h, w, clip, mode),
+        [num_frames, shape[0], shape[1]],
+        [tf.int32, tf.int32],
+        stateful=False,
+    )
+    num_boxes = len(crop_boxes(clip.sample_size, clip.sample_size, clip.crop, clip.sample_size, mode))  # per mode
+    starts = tf.ensure_shape(starts, [None])
+    boxes = tf.ensure_shape(boxes, [num_boxes, 4])
+    indices = (starts[:, None] + tf.range(clip.frames)[None, :]) % num_frames  # (C, T)
+    unique, positions = tf.unique(tf.reshape(indices, [-1]))
+    frames = tf.map_fn(
+        lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+        tf.gather(jpegs, unique),
+        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+    )
+    frames = tf.gather(frames, positions)  # (C * T, H, W, 3), clip-major
+    shape = [-1, clip.frames, clip.crop, clip.crop, 3]
+    views = [tf.reshape(aug.crop_resize(frames, boxes[b], clip.crop), shape) for b in range(num_boxes)]
+    clips = aug.to_uint8(tf.reshape(tf.stack(views, axis=1), shape))  # (C * boxes, T, crop, crop, 3)
+    return {
+        "clips": clips,
+        "label": tf.cast(parsed["label"], tf.int32),
+        "video_id": parsed["video_id"],
+        "num_frames": num_frames,
+    }
+
+
+def video_clips_dataset(files, clip=ClipSpec(), mode="dense"):
+    """One element per video, in file order: dict(clips=uint8 (K, T, crop, crop, 3), label=int32,
+    video_id=string, num_frames=int32).
+
+    Clips are ordered clip-major, crop-minor (k = clip * num_crops + crop) with the starts of
+    ``clip_starts`` and the boxes of ``crop_boxes``. K = (number of clips) × 5 for "dense"
+    (HDC §4), 10 for "retrieval" (VCOP), 30 for "10x3". K varies per video in dense mode, so
+    videos are not batched here; batch their clips downstream.
+    """
+    if mode not in CLIP_MODES:
+        raise ValueError(f"mode must be one of {CLIP_MODES}, received {mode!r}")
+    files = [str(f) for f in files]
+    if not files:
+        raise ValueError("files is empty: no TFRecord shards to read")
+    dataset = tf.data.TFRecordDataset(files).map(
+        lambda r: _video_clips(r, clip, mode), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return _deterministic(dataset.prefetch(tf.data.AUTOTUNE))
