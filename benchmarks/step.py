@@ -1,0 +1,452 @@
+"""Time the full HDC training step: our Keras model against the PyTorch reference.
+
+One step = the three views (u_o, u_s, u_t) of B videos through the backbone
+in one batched call, taps of blocks 3–5, HD-NCE (HDC Eq. 6), backward, and an
+SGD-momentum update (lr 0.1, momentum 0.9; L2 on the conv kernels as in HDC
+§3.3). Input: uint8 clips (B, 3, T, H, W, 3), rescaled on the device.
+
+Each framework runs in its own worker process (so that neither's thread pools
+disturb the other, and peak memory is measured per framework); the parent
+alternates them repeat by repeat (keras, torch, torch, keras, ...), after a
+warm-up, and reports medians. The Keras side runs under the active Keras
+backend: with TensorFlow, ``HDCModel.fit`` (its ``train_step``) with
+``steps_per_execution`` = steps per repeat; under JAX, a jitted ``stateless_call`` +
+``jax.value_and_grad`` step over the same model (no TensorFlow import), and
+on a GPU the model FLOPs utilisation against the device's bf16 peak.
+
+    python -m benchmarks.step --json step.json          # small CPU defaults
+    KERAS_BACKEND=jax python -m benchmarks.step --frames 16 --crop 112 --batch-size 32
+
+Reported per backbone: videos/s for both (a video = its 3 views), their ratio
+(keras/torch), ``gflop_per_video`` = training FLOPs of one video's step =
+3 views × 3 (forward + backward ≈ 2× forward) × forward conv FLOPs of a clip,
+and peak memory per clip = the growth of the per-step peak (CPU: RSS; GPU:
+allocator peak) from batch B to 2B, divided by the 3·B extra clips.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKBONES = ("c3d", "r3d18", "r2plus1d10")
+PROTOCOL = "@@step "  # prefix of the worker's reply lines on stdout
+# Total (T, H, W) stride at block5: instance norm needs more than one position there.
+BLOCK5_STRIDES = {"c3d": (8, 16, 16), "r3d18": (16, 32, 32), "r2plus1d10": (8, 16, 16)}
+# Dense bf16 peak (TFLOP/s) by a substring of the device name.
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}
+
+
+# ------------------------------------------------------------------ workers
+def _reply(**fields):
+    print(PROTOCOL + json.dumps(fields), flush=True)
+
+
+def _clips(args, batch):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (batch, 3, args.frames, args.crop, args.crop, 3), dtype=np.uint8)
+
+
+class _Memory:
+    """Peak memory in MB since the start of the steps: RSS on CPU, else the allocator's."""
+
+    def __init__(self, read_current, read_peak):
+        self.read_current, self.read_peak = read_current, read_peak
+        self.baseline = read_current()
+
+    def growth_mb(self):
+        return (self.read_peak() - self.baseline) / 2**20
+
+
+def _rss_memory():
+    import resource
+
+    def current():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    return _Memory(current, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def _keras_worker(args, batch):
+    """Build HDCModel + HDCObjective under the active backend; return (run(n) → s, memory, info)."""
+    import keras
+
+    import models
+    from hdc.model import HDCModel
+    from hdc.objectives import HDCObjective
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if args.inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+        if args.intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    if args.precision == "bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    backbone = models.build_backbone(
+        args.backbone, input_shape=(args.frames, args.crop, args.crop, 3), kernel_regularizer=args.weight_decay
+    )
+    flops = models.conv_flops(backbone)
+    model = HDCModel(backbone, HDCObjective())
+    optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    clips = _clips(args, batch)
+    info = {"backend": backend, "conv_flops_per_clip": flops, "params": backbone.count_params()}
+    if backend == "jax":
+        run, memory = _jax_step(model, optimizer, clips)
+    elif backend == "tensorflow":
+        run, memory = _tf_step(args, model, optimizer, clips)
+    else:
+        raise ValueError(f"benchmarks.step runs Keras under tensorflow or jax, received KERAS_BACKEND={backend!r}")
+    return run, memory, info
+
+
+def _tf_step(args, model, optimizer, clips):
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    # fit with steps_per_execution: the --steps steps of a repeat run in one tf.function call.
+    # jit_compile defaults to off as in hdc.config: XLA's CPU 3D convs are ~2x slower than oneDNN's.
+    model.compile(optimizer=optimizer, steps_per_execution=args.steps, jit_compile=args.xla)
+    dataset = tf.data.Dataset.from_tensors(tf.convert_to_tensor(clips)).repeat()
+
+    def run(steps):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        return time.perf_counter() - start
+
+    if gpu:
+        info = tf.config.experimental.get_memory_info
+        return run, _Memory(lambda: info("GPU:0")["current"], lambda: info("GPU:0")["peak"])
+    return run, _rss_memory()
+
+
+def _jax_step(model, optimizer, clips):
+    """A jitted train step over ``model.stateless_call``: HD-NCE + L2, grads, SGD."""
+    import jax
+
+    x = jax.device_put(clips)
+    model(x)  # builds every layer
+    optimizer.build(model.trainable_variables)
+
+    def loss_fn(trainable, non_trainable, views):
+        outputs, non_trainable, losses = model.stateless_call(
+            trainable, non_trainable, views, training=True, return_losses=True
+        )
+        return outputs["loss"] + sum(losses), non_trainable
+
+    def step(state, views):
+        trainable, non_trainable, opt_vars = state
+        (loss, non_trainable), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable, non_trainable, views)
+        trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
+        return loss, (trainable, non_trainable, opt_vars)
+
+    step = jax.jit(step, donate_argnums=0)  # the old state's buffers are reused
+    state = [
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [v.value for v in optimizer.variables],
+    ]
+
+    def run(steps):
+        nonlocal state
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss, state = step(state, x)
+        jax.block_until_ready(loss)
+        return time.perf_counter() - start
+
+    device = jax.devices()[0]
+    if device.platform == "gpu":
+        stats = device.memory_stats
+        return run, _Memory(lambda: stats()["bytes_in_use"], lambda: stats()["peak_bytes_in_use"])
+    return run, _rss_memory()
+
+
+def _torch_worker(args, batch):
+    import torch
+
+    from benchmarks.torch_reference import HDCReference, build_reference_backbone
+
+    if args.intra_op:
+        torch.set_num_threads(args.intra_op)
+    if args.inter_op:
+        torch.set_num_interop_threads(args.inter_op)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    backbone = build_reference_backbone(args.backbone)
+    with torch.no_grad():  # tap widths from one blank clip
+        probe = backbone(torch.zeros(1, 3, args.frames, args.crop, args.crop))
+    channels = {tap: probe[tap].shape[1] for tap in ("block3", "block4", "block5")}
+    model = HDCReference(backbone, channels).to(device)
+    kernels = [p for p in model.backbone.parameters() if p.ndim == 5]
+    others = [p for p in model.parameters() if p.ndim != 5]
+    # Keras' L2(w) adds w·Σk² to the loss, i.e. 2w·k to the gradient of every kernel.
+    optimizer = torch.optim.SGD(
+        [{"params": kernels, "weight_decay": 2 * args.weight_decay}, {"params": others}], lr=0.1, momentum=0.9
+    )
+    x = torch.from_numpy(_clips(args, batch)).to(device)
+
+    def run(steps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device, torch.bfloat16, enabled=args.precision == "bfloat16"):
+                loss = model(x)
+            loss.backward()
+            optimizer.step()
+        loss.item()  # synchronises
+        return time.perf_counter() - start
+
+    if device == "cuda":
+        memory = _Memory(torch.cuda.memory_allocated, torch.cuda.max_memory_allocated)
+    else:
+        memory = _rss_memory()
+    return run, memory, {"backend": "torch", "params": sum(p.numel() for p in backbone.parameters())}
+
+
+def worker_main(args):
+    """Protocol on stdin/stdout: 'run N' → seconds for N steps; 'stop' → peak memory."""
+    batch = args.batch_size * args.worker_batch_factor
+    build = _keras_worker if args.worker == "keras" else _torch_worker
+    run, memory, info = build(args, batch)
+    run(args.warmup)
+    _reply(ready=True, **info)
+    for line in sys.stdin:
+        command = line.split()
+        if command[0] == "run":
+            seconds = run(int(command[1]))
+            _reply(seconds=seconds, peak_growth_mb=memory.growth_mb())
+        elif command[0] == "stop":
+            return
+        else:
+            raise ValueError(f"Unknown worker command {line!r}")
+
+
+# ------------------------------------------------------------------- parent
+class Worker:
+    """A worker process (``--worker keras|torch``) driven line by line."""
+
+    def __init__(self, args, framework, backbone, batch_factor=1):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        command = [sys.executable, "-m", "benchmarks.step", "--worker", framework, "--backbone", backbone,
+                   "--worker-batch-factor", str(batch_factor)] + _shared_flags(args)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # let the two frameworks share a GPU
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+        self.name = f"{framework} worker ({backbone}, batch {args.batch_size * batch_factor})"
+        self.process = subprocess.Popen(command, cwd=REPO, env=env, text=True, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log)
+        self.info = self._read()
+
+    def _read(self):
+        for line in self.process.stdout:
+            if line.startswith(PROTOCOL):
+                return json.loads(line[len(PROTOCOL):])
+        self.log.seek(0)
+        tail = self.log.read()[-3000:]
+        raise RuntimeError(f"The {self.name} exited with code {self.process.wait()}:\n{tail}")
+
+    def run(self, steps):
+        self.process.stdin.write(f"run {steps}\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.stdin.write("stop\n")
+            self.process.stdin.close()
+            self.process.wait()
+        self.log.close()
+
+
+def _shared_flags(args):
+    return ["--frames", str(args.frames), "--crop", str(args.crop), "--batch-size", str(args.batch_size),
+            "--steps", str(args.steps), "--warmup", str(args.warmup), "--intra-op", str(args.intra_op),
+            "--inter-op", str(args.inter_op), "--weight-decay", str(args.weight_decay),
+            "--precision", args.precision] + ["--xla"] * args.xla
+
+
+def _device():
+    """(description, is a GPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0), True
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} logical cores", False
+
+
+def _bf16_peak(device, override):
+    if override:
+        return override * 1e12
+    for key, tflops in BF16_PEAK_TFLOPS.items():
+        if key in device:
+            return tflops * 1e12
+    return None
+
+
+def bench_backbone(args, backbone, peak_flops):
+    """Interleaved timing of one backbone; returns its result dict."""
+    workers = {"keras": Worker(args, "keras", backbone), "torch": Worker(args, "torch", backbone)}
+    try:
+        if workers["keras"].info["params"] != workers["torch"].info["params"]:
+            raise RuntimeError(f"{backbone}: parameter counts differ: "
+                               f"{workers['keras'].info['params']} vs {workers['torch'].info['params']}")
+        seconds = {"keras": [], "torch": []}
+        peak = {}
+        for repeat in range(args.repeats):
+            order = ("keras", "torch") if repeat % 2 == 0 else ("torch", "keras")
+            for framework in order:
+                reply = workers[framework].run(args.steps)
+                seconds[framework].append(reply["seconds"])
+                peak.setdefault(framework, reply["peak_growth_mb"])  # after warm-up + one repeat
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    info = workers["keras"].info
+    rate = {f: args.batch_size * args.steps / statistics.median(s) for f, s in seconds.items()}
+    step_flops = 3 * 3 * info["conv_flops_per_clip"] * args.batch_size
+    result = {
+        "keras_videos_per_s": rate["keras"],
+        "torch_videos_per_s": rate["torch"],
+        "ratio": rate["keras"] / rate["torch"],
+        "gflop_per_video": step_flops / args.batch_size / 1e9,
+        "forward_gflop_per_clip": info["conv_flops_per_clip"] / 1e9,
+        "params": info["params"],
+        "keras_backend": info["backend"],
+        "keras_step_seconds": seconds["keras"],
+        "torch_step_seconds": seconds["torch"],
+    }
+    if peak_flops:
+        for f in rate:
+            result[f"{f}_mfu"] = step_flops / (args.batch_size / rate[f]) / peak_flops
+    if args.memory:
+        for framework in ("keras", "torch"):
+            double = Worker(args, framework, backbone, batch_factor=2)
+            try:
+                peak_double = double.run(args.steps)["peak_growth_mb"]
+            finally:
+                double.stop()
+            result[f"{framework}_peak_mb_per_clip"] = (peak_double - peak[framework]) / (3 * args.batch_size)
+            result[f"{framework}_step_peak_mb"] = peak[framework]
+    return result
+
+
+def _table(results):
+    keys = ("keras_videos_per_s", "torch_videos_per_s", "ratio", "gflop_per_video",
+            "keras_peak_mb_per_clip", "torch_peak_mb_per_clip", "keras_mfu", "torch_mfu")
+    shown = [k for k in keys if any(k in r for r in results.values())]
+    lines = ["| backbone | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
+    for name, r in results.items():
+        cells = [f"{r[k]:.3g}" if k in r else "" for k in shown]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, received {text!r}")
+    return value
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES,
+                   help="backbones to time (default: all three)")
+    p.add_argument("--frames", type=_positive_int, default=16,
+                   help="frames per clip (default 16; the paper's is 16; r3d18 needs ≥ 16)")
+    p.add_argument("--crop", type=_positive_int, default=48,
+                   help="clip height and width in pixels (default 48; the paper's is 112; r3d18 needs ≥ 33 "
+                        "and the others ≥ 17 so that block5 has more than one position)")
+    p.add_argument("--batch-size", type=_positive_int, default=2,
+                   help="videos per step, each giving 3 clips (default 2; the paper's is 128)")
+    p.add_argument("--steps", type=_positive_int, default=1,
+                   help="training steps per timed repeat (TensorFlow: also fit's steps_per_execution)")
+    p.add_argument("--repeats", type=_positive_int, default=5,
+                   help="timed repeats per framework, interleaved; the median is reported (default 5)")
+    p.add_argument("--warmup", type=_positive_int, default=1, help="untimed steps first (default 1)")
+    p.add_argument("--intra-op", type=_non_negative_int, default=os.cpu_count(),
+                   help="threads inside one op for TensorFlow and PyTorch (0 = framework default; "
+                        "default: all cores)")
+    p.add_argument("--inter-op", type=_non_negative_int, default=1,
+                   help="ops run in parallel for TensorFlow and PyTorch (0 = framework default; default 1, "
+                        "see DESIGN.md §8)")
+    p.add_argument("--weight-decay", type=float, default=5e-5,
+                   help="L2 factor on the conv kernels, as a Keras regulariser and its PyTorch equivalent "
+                        "(default 5e-5, HDC §3.3; 0 turns it off)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="float32, or bfloat16 compute (Keras mixed_bfloat16 policy, torch.autocast)")
+    p.add_argument("--xla", action="store_true",
+                   help="TensorFlow backend: compile the Keras step with XLA (jit_compile=True; off by default)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the peak-memory measurement (it runs one more worker per framework at 2× batch)")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="the device's dense bf16 peak in TFLOP/s for MFU (default: looked up by GPU name)")
+    p.add_argument("--json", metavar="F", help="write the results as JSON to F")
+    p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
+    p.add_argument("--backbone", choices=BACKBONES, help=argparse.SUPPRESS)
+    p.add_argument("--worker-batch-factor", type=_positive_int, default=1, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.weight_decay < 0:
+        p.error(f"--weight-decay must be >= 0, received {args.weight_decay}")
+    if args.batch_size < 2:
+        p.error(f"--batch-size must be >= 2 (contrast needs negatives), received {args.batch_size}")
+    for name in args.backbones:
+        t, h, w = (-(-size // stride) for size, stride in zip((args.frames, args.crop, args.crop), BLOCK5_STRIDES[name]))
+        if args.frames < BLOCK5_STRIDES[name][0] or t * h * w < 2:
+            p.error(f"--frames {args.frames} --crop {args.crop} is too small for {name}: it needs at least "
+                    f"{BLOCK5_STRIDES[name][0]} frames and more than one block5 position (block5 stride "
+                    f"{BLOCK5_STRIDES[name]})")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    device, gpu = _device()
+    peak_flops = _bf16_peak(device, args.peak_tflops) if gpu else None
+    results = {}
+    for backbone in args.backbones:
+        print(f"timing {backbone} ...", file=sys.stderr, flush=True)
+        results[backbone] = bench_backbone(args, backbone, peak_flops)
+    report = {
+        "backbones": results,
+        "device": device,
+        "config": {k: v for k, v in vars(args).items() if k not in ("worker", "backbone", "worker_batch_factor")},
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+    }
+    print(_table(results))
+    if args.json:
+        temporary = f"{args.json}.tmp"
+        with open(temporary, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(temporary, args.json)
+
+
+if __name__ == "__main__":
+    main()
