@@ -6,7 +6,7 @@ Re-running the same command with the same ``--out`` resumes.
 """
 
 import argparse
-import dataclasses
+import os
 import sys
 
 from hdc.config import BACKBONE_NAMES, PRESETS, TrainConfig
@@ -100,6 +100,11 @@ def config_from_args(argv=None):
 
 def main(argv=None):
     config, preset = config_from_args(argv)
+    if config.deterministic:
+        # oneDNN's CPU kernels may reduce in an order that depends on thread
+        # scheduling (last-bit differences under load); TensorFlow's own
+        # kernels honour op determinism. Must be set before TF is imported.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     from hdc import pretrain
 
     print(f"HDC pretraining, preset '{preset}':\n{pretrain.describe(config)}")

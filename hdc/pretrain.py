@@ -33,7 +33,7 @@ def training_files(config):
             raise ValueError(f"--data {root!r} is neither 'synthetic' nor a prepared-shards directory")
     split = "train" if os.path.isdir(os.path.join(root, "train")) else "unsplit"
     files = records.shard_files(root, split)
-    return files, pipelines.count_videos(files)
+    return files, pipelines.count_records(files)
 
 
 def build_model(config, total_steps=None):

@@ -11,6 +11,7 @@ Exact under ``tf.distribute`` (MirroredStrategy, MultiWorkerMirroredStrategy):
   single-device loss on the global batch.
 """
 
+import keras
 import tensorflow as tf
 
 
@@ -34,7 +35,13 @@ def _logs(model, outputs, l2):
     return {name: tf.reshape(t.result(), [1]) if rank1 else t.result() for name, t in model.trackers.items()}
 
 
-def train_step(model, views):
+def _views(data):
+    """``fit`` passes the element itself; ``train_on_batch(x)`` passes (x, None, None)."""
+    return keras.utils.unpack_x_y_sample_weight(data)[0]
+
+
+def train_step(model, data):
+    views = _views(data)
     replicas, gather, offset = _replica_setup(model, views)
     with tf.GradientTape() as tape:
         outputs = model.objective_outputs(views, training=True, gather=gather, replica_offset=offset)
@@ -46,7 +53,8 @@ def train_step(model, views):
     return _logs(model, outputs, l2)
 
 
-def test_step(model, views):
+def test_step(model, data):
+    views = _views(data)
     _, gather, offset = _replica_setup(model, views)
     outputs = model.objective_outputs(views, training=False, gather=gather, replica_offset=offset)
     return _logs(model, outputs, model.weight_decay())

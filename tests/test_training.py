@@ -1,0 +1,172 @@
+"""Pretraining: a user's compile + fit, train.py's outputs, exact resume after
+SIGKILL, NaN handling, the SavedModel export, and flag errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+from hdc import export, optim
+from hdc.model import HDCModel
+from hdc.objectives import HDCObjective
+from tests.evaluation_data import make_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHAPE = (8, 32, 32, 3)
+TINY = [
+    "--backbone", "r2plus1d10", "--frames", "8", "--crop", "32", "--resize", "40",
+    "--batch-size", "4", "--epochs", "2", "--steps-per-epoch", "3", "--checkpoint-every", "2",
+]  # fmt: skip
+
+
+def tiny_model(**objective_kwargs):
+    backbone = models.build_backbone("r2plus1d10", input_shape=SHAPE, kernel_regularizer=5e-5)
+    return HDCModel(backbone, HDCObjective(**objective_kwargs))
+
+
+def test_user_compile_and_fit_reduces_loss_on_a_repeated_batch():
+    keras.utils.set_random_seed(1)
+    views = np.random.default_rng(1).integers(0, 256, (4, 3) + SHAPE, dtype=np.uint8)
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(tf.data.Dataset.from_tensors(views).repeat(), epochs=4, steps_per_epoch=2, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0] - 0.1, losses
+    assert {"sc_block3", "tc_block5", "tc_block5_acc", "l2", "objective"} <= set(history.history)
+
+
+def test_ablation_views_are_chosen_from_the_three_view_input():
+    """An SC-only objective needs u_o, u_s: u_t is never run, so changing it changes nothing."""
+    keras.utils.set_random_seed(2)
+    views = np.random.default_rng(2).integers(0, 256, (3, 3) + SHAPE, dtype=np.uint8)
+    model = tiny_model(tc_blocks=())
+    other = views.copy()
+    other[:, 2] = 255 - other[:, 2]
+    a, b = model(views), model(other)
+    assert set(a) == {"loss", "sc_block3", "sc_block4", "sc_block5", "sc_block3_acc", "sc_block4_acc", "sc_block5_acc"}
+    assert float(a["loss"]) == float(b["loss"])
+
+
+def test_export_serves_in_a_process_without_the_project(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = tiny_model()
+    extractor = export.feature_extractor(model.backbone, model.objective)
+    export.export_saved_model(extractor, str(tmp_path / "export"))
+    clips = np.random.default_rng(3).integers(0, 256, (2,) + SHAPE, dtype=np.uint8)
+    np.save(tmp_path / "clips.npy", clips)
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "f = tf.saved_model.load('export').signatures['serving_default']\n"
+        "out = f(clips=tf.constant(np.load('clips.npy')))\n"
+        "np.savez('served.npz', **{k: v.numpy() for k, v in out.items()})\n"
+        "assert not any(m.split('.')[0] in ('models', 'hdc', 'data') for m in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "served.npz")
+    assert sorted(served.files) == ["block3", "block4", "block5", "embedding"]
+    # Independent of the extractor: the backbone's taps pooled by hand.
+    taps = model.backbone(clips.astype("float32") / 127.5 - 1.0)
+    for tap in ("block3", "block4", "block5"):
+        expected = keras.ops.convert_to_numpy(taps[tap]).mean(axis=(1, 2, 3))
+        np.testing.assert_allclose(served[tap], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(served["embedding"], axis=1), 1.0, rtol=1e-5)
+
+
+def run_train(args, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.Popen(
+        [sys.executable, "train.py"] + args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, **kwargs,
+    )  # fmt: skip
+
+
+def finish(proc, timeout=400):
+    output, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, output
+
+
+def checkpoint_arrays(out):
+    arrays = {}
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            arrays[name] = item[()]
+
+    with h5py.File(os.path.join(out, "checkpoints", "latest.weights.h5"), "r") as f:
+        f.visititems(collect)
+    return arrays
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    return make_dataset(str(tmp_path_factory.mktemp("data")), classes=4, train_per_class=2, test_per_class=1)
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(shards, tmp_path):
+    common = TINY + ["--data", shards, "--deterministic", "--seed", "7"]
+    straight = str(tmp_path / "straight")
+    killed = str(tmp_path / "killed")
+    # The killed run starts first; the uninterrupted one runs beside it.
+    victim = run_train(common + ["--out", killed])
+    reference = run_train(common + ["--out", straight])
+    checkpoint = os.path.join(killed, "checkpoints", "latest.weights.h5")
+    deadline = time.time() + 300
+    while not os.path.exists(checkpoint) and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    time.sleep(1.0)  # somewhere after step 2, mid-epoch or mid-write
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    code, output = finish(run_train(common + ["--out", killed]))
+    assert code == 0, output[-3000:]
+    assert "Resuming from step" in output
+    code, output = finish(reference)
+    assert code == 0, output[-3000:]
+    for name in ("config.json", "metrics.csv", "encoder.keras", "export/saved_model.pb"):
+        assert os.path.exists(os.path.join(straight, name)), name
+    a, b = checkpoint_arrays(straight), checkpoint_arrays(killed)
+    assert len(a) > 50 and a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    loaded = keras.saving.load_model(os.path.join(straight, "encoder.keras"))
+    assert isinstance(loaded, models.VideoBackbone)
+    assert not [f for f in os.listdir(os.path.join(killed, "checkpoints")) if "partial" in f]
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards, tmp_path):
+    out = str(tmp_path / "run")
+    common = TINY + ["--data", shards, "--out", out, "--epochs", "1", "--steps-per-epoch", "2"]
+    code, output = finish(run_train(common))
+    assert code == 0, output[-3000:]
+    good = checkpoint_arrays(out)
+    code, output = finish(run_train(common[:-4] + ["--epochs", "2", "--steps-per-epoch", "2", "--lr", "1e30"]))
+    assert code == 1 and "loss was not finite" in output, output[-3000:]
+    kept = checkpoint_arrays(out)
+    for key in good:
+        np.testing.assert_array_equal(good[key], kept[key], err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--batch-size", "0"], "batch_size must be > 0"),
+        (["--sc-blocks", "2,6"], "sc_blocks must be a subset of 3,4,5"),
+        (["--alpha", "1,x"], "expected comma-separated numbers"),
+        (["--backbone", "vgg"], "invalid choice: 'vgg'"),
+        (["--crop", "200", "--resize", "128"], "crop must be in 1..resize"),
+        (["--data", "/no/such/dir"], "neither 'synthetic' nor a prepared-shards directory"),
+    ],
+)
+def test_bad_flags_give_clear_errors(flags, message):
+    code, output = finish(run_train(flags + ["--out", "/tmp/hdc-bad-flags-unused"]), timeout=120)
+    assert code != 0 and message in output, output[-2000:]
