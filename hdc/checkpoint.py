@@ -55,6 +55,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.every_steps = every_steps
         self.write = write
         self.stopped_by_signal = False
+        self.saw_nonfinite_loss = False
         self._signalled = False
         self._previous_handler = None
 
@@ -84,6 +85,8 @@ class StepCheckpoint(keras.callbacks.Callback):
         self._signalled = True
 
     def on_train_batch_end(self, batch, logs=None):
+        if not _finite((logs or {}).get("loss")):
+            self.saw_nonfinite_loss = True
         if self._signalled:
             self.save(logs)
             self.stopped_by_signal = True

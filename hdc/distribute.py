@@ -18,6 +18,20 @@ def split_cpu(num_devices):
         raise RuntimeError(f"cpu_devices={num_devices}: TensorFlow was already initialised ({error})") from None
 
 
+def configure_cpu_threads():
+    """On a machine without GPUs, run one op at a time, each on every core.
+
+    TensorFlow's default lets several multi-threaded convolutions run at once
+    and fight over the cores; one inter-op thread measured faster for the HDC
+    step on 2 cores (DESIGN.md §8, benchmarks/step.py). No-op once TF started.
+    """
+    if not tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass
+
+
 def make_strategy(name="auto", cpu_devices=0):
     """Return the strategy for ``name``:
 

@@ -99,6 +99,8 @@ def pretrain(config, verbose=1):
     """Run (or resume) pretraining; return {output name: path}."""
     config.validate()
     distribute.split_cpu(config.cpu_devices)
+    if config.strategy in ("auto", "one") and config.cpu_devices <= 1:
+        distribute.configure_cpu_threads()  # one device: no collectives to starve
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -144,7 +146,7 @@ def pretrain(config, verbose=1):
         if model.stop_training or new_step == step:
             break
         step = new_step
-    if saver.step() < total_steps:
+    if saver.saw_nonfinite_loss:
         raise NonFiniteLoss(
             f"Training stopped at step {saver.step()} because the loss was not finite; the last good "
             f"checkpoint is kept in {os.path.join(config.out, 'checkpoints')}. Try a lower --lr."
