@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from hdc.config import BACKBONE_NAMES, PRESETS, TrainConfig
+from hdc.config import BACKBONE_NAMES, PRESETS, TrainConfig, preset_values
 
 DEFAULTS = TrainConfig()
 
@@ -89,7 +89,8 @@ def config_from_args(argv=None):
     args = vars(parser.parse_args(argv))
     data = args.get("data") or DEFAULTS.data
     preset = args.pop("preset") or ("demo" if data == "synthetic" else "paper")
-    values = {**PRESETS[preset], **{k: v for k, v in args.items() if v is not None}}
+    backbone = args.get("backbone") or DEFAULTS.backbone
+    values = {**preset_values(preset, backbone), **{k: v for k, v in args.items() if v is not None}}
     config = TrainConfig(**values)
     try:
         config.validate()

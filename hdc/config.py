@@ -100,3 +100,12 @@ class TrainConfig:
 # other field keeps the paper's value. `--preset paper` uses the defaults.
 DEMO = dict(frames=8, crop=48, resize=64, batch_size=8, epochs=3, steps_per_epoch=10, lr=0.05, checkpoint_every=10)
 PRESETS = {"paper": {}, "demo": DEMO}
+# 3D-ResNet18 strides 16 in time and 32 in space: the demo clip must be
+# 16 frames, and 64 px so that block 5 is not a single position.
+DEMO_BY_BACKBONE = {"r3d18": dict(frames=16, crop=64)}
+
+
+def preset_values(preset, backbone):
+    """The field values a preset sets for ``backbone``."""
+    extra = DEMO_BY_BACKBONE.get(backbone, {}) if preset == "demo" else {}
+    return {**PRESETS[preset], **extra}
