@@ -59,8 +59,7 @@ def build_model(config, total_steps=None):
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    views = len(objective.views)
-    model(keras.ops.zeros((1, views, config.frames, config.crop, config.crop, 3), "uint8"))
+    model(keras.ops.zeros((1, len(model.input_views), config.frames, config.crop, config.crop, 3), "uint8"))
     return model
 
 

@@ -170,3 +170,14 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
 def test_bad_flags_give_clear_errors(flags, message):
     code, output = finish(run_train(flags + ["--out", "/tmp/hdc-bad-flags-unused"]), timeout=120)
     assert code != 0 and message in output, output[-2000:]
+
+
+@pytest.mark.parametrize("blocks", [("--tc-blocks", ""), ("--sc-blocks", "")])
+def test_single_contrast_ablations_build(blocks):
+    """SC-only and TC-only objectives need two views; the model still takes the pipeline's three."""
+    import train
+    from hdc.pretrain import build_model
+
+    config, _ = train.config_from_args(["--backbone", "r2plus1d10", *blocks])
+    model = build_model(config, total_steps=10)
+    assert len(model.objective.views) == 2 and model.input_views == ("o", "s", "t")
