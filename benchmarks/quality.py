@@ -18,7 +18,7 @@ Then, for the pooled features of blocks 3, 4 and 5, held-out kNN retrieval
 Per-video features average ``--clips-per-video`` evenly spaced clips of the
 10 VCOP retrieval clips (centre crop), to fit a CPU budget.
 
-    python -m benchmarks.quality --json quality.json          # ~30-40 min on 2 CPU cores
+    python -m benchmarks.quality --json quality.json    # 27 min on 2 shared CPU cores (load 2-4)
 
 Each variant's run directory (``--out``/<variant>) holds train.py's outputs
 and ``quality.json``; a re-run resumes pretraining and reuses finished results
