@@ -77,7 +77,9 @@ def per_video_means(fn, videos, batch_size, total=None, desc="videos"):
     sums, counts, meta = [], [], []
     with tqdm(total=total, desc=desc, unit="video") as bar:
         for batch, *fields in clips.as_numpy_iterator():
-            out = np.asarray(fn(batch), np.float64).reshape(len(batch), -1)
+            if len(batch) < batch_size:  # pad the last batch: one traced shape for the whole pass
+                batch = np.concatenate([batch, np.zeros((batch_size - len(batch),) + batch.shape[1:], batch.dtype)])
+            out = np.asarray(fn(batch), np.float64).reshape(batch_size, -1)
             for row, index, label, video_id, num_frames in zip(out, *fields):
                 if index == len(sums):  # flat_map keeps the order: videos arrive one after another
                     sums.append(row.copy())

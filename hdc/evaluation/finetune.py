@@ -84,7 +84,7 @@ def train(config, model, root, out):
         keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
         keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
     ]
-    model.fit(data, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2)
+    model.fit(data, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=2, shuffle=False)
     return steps
 
 
@@ -109,6 +109,7 @@ def evaluate_split(config, root, out):
     weights = os.path.join(out, "classifier.weights.h5")
     if os.path.exists(weights):
         print(f"{weights} exists: fine-tuning is finished, testing only")
+        model.optimizer.build(model.trainable_variables)  # the file holds the optimizer state too
         model.load_weights(weights)
     else:
         train(config, model, root, out)
