@@ -105,43 +105,9 @@ def loss_curve(run_dir):
         return [round(float(row["objective"]), 4) for row in csv.DictReader(f)]
 
 
-def _build_model_with_all_views(config, total_steps=None):
-    """TEMPORARY workaround for hdc/pretrain.py ``build_model``, which builds the
-    model with ``len(objective.views)`` views although ``HDCModel`` always takes
-    all three (o, s, t), so SC-only and TC-only configs fail. Remove once fixed."""
-    import keras
-
-    import models
-    from hdc import optim
-    from hdc.model import HDCModel
-    from hdc.objectives import HDCObjective
-
-    backbone = models.build_backbone(
-        config.backbone, (config.frames, config.crop, config.crop, 3), kernel_regularizer=config.weight_decay or None
-    )
-    objective = HDCObjective(
-        sc_blocks=tuple(config.sc_blocks),
-        tc_blocks=tuple(config.tc_blocks),
-        alpha=tuple(config.alpha),
-        beta=tuple(config.beta),
-        temperature=config.temperature,
-        proj_dim=config.proj_dim,
-    )
-    model = HDCModel(backbone, objective, name="hdc")
-    model.compile(
-        optimizer=optim.sgd(
-            config.lr, config.momentum, config.schedule, config.lr_decay, total_steps, config.warmup_steps
-        ),
-        steps_per_execution=config.steps_per_execution,
-    )
-    model(keras.ops.zeros((1, len(model.input_views), config.frames, config.crop, config.crop, 3), "uint8"))
-    return model
-
-
 def pretrain_variant(settings, variant, out):
     from hdc import pretrain
 
-    pretrain.build_model = _build_model_with_all_views
     config = train_config(settings, variant, out)
     start = time.time()
     try:
