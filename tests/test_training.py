@@ -181,3 +181,30 @@ def test_single_contrast_ablations_build(blocks):
     config, _ = train.config_from_args(["--backbone", "r2plus1d10", *blocks])
     model = build_model(config, total_steps=10)
     assert len(model.objective.views) == 2 and model.input_views == ("o", "s", "t")
+
+
+@pytest.mark.parametrize(
+    "flags, field, value",
+    [
+        (["--sc-blocks", "5"], "sc_blocks", (5,)),
+        (["--tc-blocks", ""], "tc_blocks", ()),
+        (["--alpha", "0,0,1"], "alpha", (0.0, 0.0, 1.0)),
+        (["--beta", "1,1,1"], "beta", (1.0, 1.0, 1.0)),
+        (["--temperature", "0.2"], "temperature", 0.2),
+        (["--proj-dim", "64"], "proj_dim", 64),
+        (["--no-color-jitter"], "color_jitter", False),
+        (["--no-channel-replication"], "channel_replication", False),
+        (["--no-flip"], "flip", False),
+        (["--no-scale-jitter"], "scale_jitter", False),
+        (["--no-tc-spatial-aug"], "tc_spatial_aug", False),
+    ],
+)
+def test_each_ablation_flag_changes_exactly_its_field(flags, field, value):
+    import dataclasses
+
+    import train
+
+    base, _ = train.config_from_args(["--backbone", "c3d"])
+    changed, _ = train.config_from_args(["--backbone", "c3d"] + flags)
+    diff = {f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(changed, f.name)}
+    assert diff == {field} and getattr(changed, field) == value
