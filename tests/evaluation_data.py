@@ -59,7 +59,7 @@ def make_run(run_dir, backbone="r2plus1d10", frames=8, crop=32, sample_size=40, 
     keras.utils.set_random_seed(seed)
     encoder = models.build_backbone(backbone, (frames, crop, crop, 3))
     encoder.save(os.path.join(run_dir, "encoder.keras"))
-    config = dict(backbone=backbone, frames=frames, crop=crop, sample_size=sample_size, seed=seed, data="synthetic")
+    config = dict(backbone=backbone, frames=frames, crop=crop, resize=sample_size, seed=seed, data="synthetic")
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(config, f)
     return encoder

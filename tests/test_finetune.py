@@ -70,6 +70,7 @@ def test_finetune_command_resumes_trains_tests_and_reruns(tmp_path, capsys):
     assert result["num_test"] == 6 and result["epochs"] == 1
     assert result["top5"] == 1.0  # 3 classes: top-5 is capped at 3
     assert result["settings"]["clip"] == [8, 32, 32]  # taken from the run's config.json
+    assert result["settings"]["sample_size"] == 40  # train.py calls it "resize"
     assert os.path.getsize(out / "finetune_curve.png") > 1000
     weights = out / "classifier.weights.h5"
     stamp = os.path.getmtime(weights)

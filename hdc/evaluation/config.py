@@ -69,9 +69,14 @@ class EvalConfig:
 
 
 def clip_defaults(source):
-    """Clip-shape defaults: a run's config.json, else the paper's 16/112/128."""
+    """Clip-shape defaults: a run's config.json (train.py calls the sample
+    square ``resize``), else the paper's 16/112/128."""
     defaults = {"frames": 16, "crop": 112, "sample_size": 128}
     if source.run:
         config = run_config(source.run)
-        defaults.update({k: int(config[k]) for k in defaults if k in config})
+        keys = {"frames": ("frames",), "crop": ("crop",), "sample_size": ("resize", "sample_size")}
+        for name, aliases in keys.items():
+            found = [config[k] for k in aliases if k in config]
+            if found:
+                defaults[name] = int(found[0])
     return defaults

@@ -109,9 +109,12 @@ def plot_retrieval_grid(path, query_images, query_names, neighbour_images, neigh
 def plot_training_curve(path, epochs, series, title):
     """Line plot of ``series`` ({name: values per epoch}) against ``epochs``."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3), squeeze=False)
     for ax, (name, values) in zip(axes[0], series.items()):
         ax.plot(epochs, values, marker="o")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
