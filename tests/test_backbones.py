@@ -70,8 +70,11 @@ def test_batch_independence_in_training_mode(name):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(alone[tap])[0],
             keras.ops.convert_to_numpy(together[tap])[0],
-            atol=1e-5,
-            rtol=1e-4,
+            # Batch-size-dependent conv kernels round differently (~1e-5, magnified
+            # by instance norm over block5's 8 positions); leaked batch statistics
+            # from 5x larger neighbours would differ by O(1).
+            atol=2e-4,
+            rtol=1e-3,
         )
 
 
