@@ -8,6 +8,7 @@ import numpy as np
 
 from data.pipelines import ClipSpec, count_records, video_clips_dataset
 from data.records import parse_example, read_classes, shard_files
+from hdc.evaluation import reports
 
 
 def split_roots(data, split):
@@ -60,16 +61,30 @@ def label_names(root, labels):
     return [classes[i] if 0 <= i < len(classes) else str(i) for i in labels]
 
 
-def run_over_splits(roots, out, evaluate_split):
-    """Run ``evaluate_split(root, out_dir) -> results`` on every split; with
-    several splits each writes to ``out/split{N}`` and the numeric results
-    are averaged (HDC §4 reports the mean over the three splits)."""
+def run_over_splits(config, evaluate_split, result_name, settings):
+    """Run ``evaluate_split(config, root, out_dir) -> results`` on every split of
+    ``--data``/``--split``; with several splits each writes to ``out/split{N}``,
+    and the numeric results are averaged (HDC §4 reports the mean over the
+    three splits) and written to ``out/result_name`` with ``settings(config, data)``."""
+    roots = split_roots(config.data, config.split)
     if len(roots) == 1:
-        return evaluate_split(roots[0][1], out)
-    per_split = {name: evaluate_split(root, os.path.join(out, f"split{name}")) for name, root in roots}
+        return evaluate_split(config, roots[0][1], config.out)
+    per_split = {name: evaluate_split(config, root, os.path.join(config.out, f"split{name}")) for name, root in roots}
     numeric = [k for k, v in next(iter(per_split.values())).items() if isinstance(v, float)]
     mean = {k: float(np.mean([r[k] for r in per_split.values()])) for k in numeric}
-    return dict(mean, splits=per_split)
+    result = dict(mean, splits=per_split)
+    reports.write_json(os.path.join(config.out, result_name), dict(result, settings=settings(config, config.data)))
+    return result
+
+
+def common_settings(config, root):
+    """The settings every result file records: encoder, data and clip shape."""
+    return {
+        "encoder": config.source.describe(),
+        "data": root,
+        "clip": [config.frames, config.crop, config.crop],
+        "sample_size": config.sample_size,
+    }
 
 
 def thumbnails(files, video_ids, height=64, frames=3):

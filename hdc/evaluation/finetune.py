@@ -135,10 +135,7 @@ def evaluate_split(config, root, out):
 
 def settings(config, root):
     return {
-        "encoder": config.source.describe(),
-        "data": root,
-        "clip": [config.frames, config.crop, config.crop],
-        "sample_size": config.sample_size,
+        **datasets.common_settings(config, root),
         "batch_size": config.batch_size,
         "epochs": config.epochs,
         "steps_per_epoch": config.steps_per_epoch,
@@ -151,8 +148,4 @@ def settings(config, root):
 
 
 def run_finetune(config):
-    roots = datasets.split_roots(config.data, config.split)
-    result = datasets.run_over_splits(roots, config.out, lambda root, out: evaluate_split(config, root, out))
-    if len(roots) > 1:
-        reports.write_json(os.path.join(config.out, "finetune.json"), dict(result, settings=settings(config, config.data)))
-    return result
+    return datasets.run_over_splits(config, evaluate_split, "finetune.json", settings)

@@ -52,12 +52,9 @@ def evaluate_split(config, root, out):
 
 def settings(config, root):
     return {
-        "encoder": config.source.describe(),
-        "data": root,
+        **datasets.common_settings(config, root),
         "feature": config.feature,
         "clips": config.clips,
-        "clip": [config.frames, config.crop, config.crop],
-        "sample_size": config.sample_size,
         "epochs": config.probe_epochs,
         "learning_rate": config.probe_learning_rate,
         "optimizer": "adam",
@@ -66,8 +63,4 @@ def settings(config, root):
 
 
 def run_linear(config):
-    roots = datasets.split_roots(config.data, config.split)
-    result = datasets.run_over_splits(roots, config.out, lambda root, out: evaluate_split(config, root, out))
-    if len(roots) > 1:
-        reports.write_json(os.path.join(config.out, "linear.json"), dict(result, settings=settings(config, config.data)))
-    return result
+    return datasets.run_over_splits(config, evaluate_split, "linear.json", settings)

@@ -62,11 +62,8 @@ def evaluate_split(config, root, out):
 
 def settings(config, root):
     return {
-        "encoder": config.source.describe(),
-        "data": root,
+        **datasets.common_settings(config, root),
         "feature": config.feature,
-        "clip": [config.frames, config.crop, config.crop],
-        "sample_size": config.sample_size,
         "clips_per_video": "10 centred at linspace(8, len-8, 10), centre crop",
         "distance": "cosine",
         "ks": list(RETRIEVAL_KS),
@@ -76,8 +73,4 @@ def settings(config, root):
 def run_retrieval(config):
     """Evaluate retrieval on every requested split; returns the results dict
     (``top1``…``top50`` fractions, averaged over splits for ``--split all``)."""
-    roots = datasets.split_roots(config.data, config.split)
-    result = datasets.run_over_splits(roots, config.out, lambda root, out: evaluate_split(config, root, out))
-    if len(roots) > 1:
-        reports.write_json(os.path.join(config.out, "retrieval.json"), dict(result, settings=settings(config, config.data)))
-    return result
+    return datasets.run_over_splits(config, evaluate_split, "retrieval.json", settings)
