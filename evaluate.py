@@ -45,6 +45,9 @@ def common_flags():
     g.add_argument("--encoder", help="an encoder.keras file or a SavedModel export directory")
     g.add_argument("--random-init", action="store_true", help="a randomly initialised backbone (baseline)")
     g.add_argument("--backbone", choices=("c3d", "r3d18", "r2plus1d10"), help="backbone for --random-init")
+    g.add_argument(
+        "--width-multiplier", type=float, default=1.0, help="channel scale of the --random-init backbone (default 1)"
+    )
     g = p.add_argument_group("data and clips")
     g.add_argument("--data", default="synthetic", help="'synthetic' (default) or a prepared-shards directory")
     g.add_argument("--split", default="1", help="official split 1, 2, 3 or 'all' (mean of the three)")
@@ -109,7 +112,9 @@ def build_config(args):
     from hdc.evaluation.config import EvalConfig, clip_defaults
     from hdc.evaluation.encoders import EncoderSource
 
-    source = EncoderSource(args.run, args.encoder, args.random_init, args.backbone, args.seed).validate()
+    source = EncoderSource(
+        args.run, args.encoder, args.random_init, args.backbone, args.seed, args.width_multiplier
+    ).validate()
     values = {k: v for k, v in vars(args).items() if v is not None}
     for k, v in clip_defaults(source).items():
         values.setdefault(k, v)

@@ -33,6 +33,9 @@ def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model and data")
     g.add_argument("--backbone", choices=BACKBONE_NAMES, help=f"encoder (default {DEFAULTS.backbone})")
+    g.add_argument(
+        "--width-multiplier", type=float, help="scale every backbone layer's channels (default 1 = the paper's)"
+    )
     g.add_argument("--data", help="prepared-shards dir (python -m data.prepare) or 'synthetic' (default, a demo set)")
     g.add_argument("--synthetic-size", choices=("small", "large"), help="size of the synthetic set (default small)")
     g.add_argument(
@@ -46,6 +49,7 @@ def build_parser():
     g.add_argument("--epochs", type=int, help="epochs")
     g.add_argument("--steps-per-epoch", type=int, help="steps per epoch (0: one pass over the videos)")
     g.add_argument("--batch-size", type=int, help="global batch size, clips from different videos (paper 128)")
+    g.add_argument("--optimizer", choices=("sgd", "adam"), help="optimiser (paper: sgd; adam wants --lr ~1e-3)")
     g.add_argument("--lr", type=float, help="initial learning rate (paper 0.1)")
     g.add_argument("--momentum", type=float, help="SGD momentum (paper 0.9)")
     g.add_argument("--schedule", choices=("inverse-time", "cosine"), help="learning-rate schedule (paper: inverse-time)")

@@ -48,13 +48,15 @@ RETRIEVAL_CLIPS = 10  # clips per video of data.pipelines' "retrieval" mode
 
 @dataclasses.dataclass
 class QualitySettings:
-    backbone: str = "r2plus1d10"
+    backbone: str = "c3d"
+    width_multiplier: float = 0.25  # channels of every layer x 0.25: the paper's layout at CPU cost
     frames: int = 8
     crop: int = 48
-    resize: int = 64  # = the stored short side of the synthetic frames
-    batch_size: int = 8
-    steps: int = 40  # pretraining steps per variant
-    lr: float = 0.1
+    resize: int = 48  # frames scaled to short side 48: views and the test crop see the whole frame
+    batch_size: int = 16
+    steps: int = 100  # pretraining steps per variant
+    optimizer: str = "adam"
+    lr: float = 1e-3
     schedule: str = "inverse-time"
     seed: int = 0
     dataset: str = "large"  # synthetic dataset size
@@ -67,6 +69,8 @@ class QualitySettings:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, received {getattr(self, name)}")
         if not 1 <= self.clips_per_video <= RETRIEVAL_CLIPS:
             raise ValueError(f"--clips-per-video must be in 1..{RETRIEVAL_CLIPS}, received {self.clips_per_video}")
+        if self.width_multiplier <= 0:
+            raise ValueError(f"--width-multiplier must be > 0, received {self.width_multiplier}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, received {self.lr}")
         return self
@@ -81,6 +85,7 @@ def train_config(settings, variant, out):
     epochs = max(d for d in range(1, 6) if settings.steps % d == 0)
     return TrainConfig(
         backbone=settings.backbone,
+        width_multiplier=settings.width_multiplier,
         sc_blocks=sc_blocks,
         tc_blocks=tc_blocks,
         data="synthetic",
@@ -91,6 +96,7 @@ def train_config(settings, variant, out):
         batch_size=settings.batch_size,
         epochs=epochs,
         steps_per_epoch=settings.steps // epochs,
+        optimizer=settings.optimizer,
         lr=settings.lr,
         schedule=settings.schedule,
         seed=settings.seed,
@@ -181,7 +187,12 @@ def run_variant(settings, variant, out, root):
             return cached["result"]
     result = {}
     if VARIANTS[variant] is None:
-        source = EncoderSource(random_init=True, backbone=settings.backbone, seed=settings.seed)
+        source = EncoderSource(
+            random_init=True,
+            backbone=settings.backbone,
+            seed=settings.seed,
+            width_multiplier=settings.width_multiplier,
+        )
     else:
         run_dir, result["pretrain"] = pretrain_variant(settings, variant, out)
         if run_dir is None:
@@ -254,12 +265,14 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--backbone", default=d.backbone, choices=("c3d", "r3d18", "r2plus1d10"), help="encoder")
+    p.add_argument("--width-multiplier", type=float, default=d.width_multiplier, help="backbone channel scale")
     p.add_argument("--frames", type=int, default=d.frames, help="frames per clip")
     p.add_argument("--crop", type=int, default=d.crop, help="network input size (view crop; centre crop at test)")
     p.add_argument("--resize", type=int, default=d.resize, help="side of the sample square the views are cut from")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="pretraining batch (videos)")
     p.add_argument("--steps", type=int, default=d.steps, help="pretraining steps per variant")
-    p.add_argument("--lr", type=float, default=d.lr, help="SGD learning rate (momentum 0.9)")
+    p.add_argument("--optimizer", default=d.optimizer, choices=("sgd", "adam"), help="pretraining optimiser")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (SGD: momentum 0.9)")
     p.add_argument("--schedule", default=d.schedule, choices=("inverse-time", "cosine"), help="lr schedule")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, data order and probes")
     p.add_argument("--dataset", default=d.dataset, choices=("small", "large"), help="synthetic dataset size")
@@ -303,7 +316,6 @@ def main(argv=None):
         "variants": results,
         "settings": dict(
             dataclasses.asdict(settings),
-            momentum=0.9,
             dataset_root=root,
             headline="block5 features; per-block numbers under 'blocks'",
             knn="test videos query train videos, cosine, hit if a same-class video is among the k nearest",

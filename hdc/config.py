@@ -12,6 +12,7 @@ BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
 class TrainConfig:
     # Model
     backbone: str = "r3d18"  # "c3d", "r3d18" or "r2plus1d10" (HDC §3.3)
+    width_multiplier: float = 1.0  # scales every backbone layer's channels; 1 = the paper's network
     proj_dim: int = 128  # width of every linear projection head (§3.3)
     temperature: float = 0.07  # τ of Eq. 1
     sc_blocks: tuple = (3, 4, 5)  # blocks with a Spatial Contrast term (Eq. 4)
@@ -33,8 +34,9 @@ class TrainConfig:
     batch_size: int = 128  # global batch: clips from different videos
     epochs: int = 100
     steps_per_epoch: int = 0  # 0: one pass over the training videos
+    optimizer: str = "sgd"  # "sgd" (paper, with momentum) or "adam" (then lr ~1e-3)
     lr: float = 0.1
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD only
     schedule: str = "inverse-time"  # "inverse-time" (Keras decay), "cosine" (with warm-up)
     lr_decay: float = 1e-4  # lr_t = lr / (1 + lr_decay·t); HDC† (slower decay): 1e-5
     warmup_steps: int = 0  # linear warm-up steps of the cosine schedule
@@ -55,6 +57,7 @@ class TrainConfig:
         """Raise ValueError naming the field and the bad value."""
         checks = [
             (self.backbone in BACKBONE_NAMES, "backbone", f"one of {BACKBONE_NAMES}"),
+            (self.width_multiplier > 0, "width_multiplier", "> 0"),
             (self.proj_dim > 0, "proj_dim", "> 0"),
             (self.temperature > 0, "temperature", "> 0"),
             (set(self.sc_blocks) <= {3, 4, 5}, "sc_blocks", "a subset of 3,4,5"),
@@ -68,6 +71,7 @@ class TrainConfig:
             (self.batch_size > 0, "batch_size", "> 0"),
             (self.epochs > 0, "epochs", "> 0"),
             (self.steps_per_epoch >= 0, "steps_per_epoch", ">= 0"),
+            (self.optimizer in ("sgd", "adam"), "optimizer", "'sgd' or 'adam'"),
             (self.lr > 0, "lr", "> 0"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
             (self.schedule in ("inverse-time", "cosine"), "schedule", "'inverse-time' or 'cosine'"),

@@ -42,6 +42,7 @@ def build_model(config, total_steps=None):
         config.backbone,
         input_shape=(config.frames, config.crop, config.crop, 3),
         kernel_regularizer=config.weight_decay or None,
+        width_multiplier=config.width_multiplier,
     )
     objective = HDCObjective(
         sc_blocks=tuple(config.sc_blocks),
@@ -53,8 +54,14 @@ def build_model(config, total_steps=None):
     )
     model = HDCModel(backbone, objective, name="hdc")
     model.compile(
-        optimizer=optim.sgd(
-            config.lr, config.momentum, config.schedule, config.lr_decay, total_steps, config.warmup_steps
+        optimizer=optim.make_optimizer(
+            config.optimizer,
+            config.lr,
+            config.momentum,
+            config.schedule,
+            config.lr_decay,
+            total_steps,
+            config.warmup_steps,
         ),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,

@@ -8,7 +8,7 @@ constructor argument, and return them from ``get_config`` so that
 
 import keras
 
-from models.layers import DEFAULT_NORM_EPSILON
+from models.layers import DEFAULT_NORM_EPSILON, scaled_width
 
 TAP_NAMES = ("block1", "block2", "block3", "block4", "block5")
 
@@ -42,8 +42,9 @@ class VideoBackbone(keras.Model):
     """Common constructor: validate the clip shape, build the taps, store args.
 
     Args:
-        apply_taps: ``f(inputs, regularizer, norm_epsilon) -> {tap: tensor}``,
-            the architecture (given by the subclass).
+        apply_taps: ``f(inputs, regularizer, norm_epsilon, width) -> {tap: tensor}``,
+            the architecture (given by the subclass); ``width(c)`` scales a
+            layer's paper channel count ``c`` by ``width_multiplier``.
         min_input_size: the total (T, H, W) stride at block5; smaller clips
             are rejected.
         input_shape: (frames, height, width, 3); frames/height/width may be
@@ -51,6 +52,9 @@ class VideoBackbone(keras.Model):
         kernel_regularizer: None, a float (L2 factor; the paper uses 5e-5) or
             a Keras regularizer, applied to every conv kernel.
         norm_epsilon: epsilon of every instance norm.
+        width_multiplier: scales every layer's channel count (rounded, at
+            least 1); 1.0 is the paper's network. Smaller values keep the
+            layout, strides and taps — e.g. CPU-sized benchmark encoders.
     """
 
     def __init__(
@@ -60,19 +64,23 @@ class VideoBackbone(keras.Model):
         input_shape=(16, 112, 112, 3),
         kernel_regularizer=None,
         norm_epsilon=DEFAULT_NORM_EPSILON,
+        width_multiplier=1.0,
         name=None,
         **kwargs,
     ):
         name = name or type(self).__name__.lower()
         input_shape = tuple(input_shape)
         _check_input_shape(input_shape, min_input_size, name)
+        if not width_multiplier > 0:
+            raise ValueError(f"{name}: width_multiplier must be > 0, received {width_multiplier!r}")
         regularizer = _regularizer(kernel_regularizer)
         inputs = keras.Input(shape=input_shape, name="clip")
-        taps = apply_taps(inputs, regularizer, norm_epsilon)
+        taps = apply_taps(inputs, regularizer, norm_epsilon, lambda c: scaled_width(c, width_multiplier))
         super().__init__(inputs=inputs, outputs=taps, name=name, **kwargs)
         self.clip_shape = input_shape
         self.kernel_regularizer = regularizer
         self.norm_epsilon = norm_epsilon
+        self.width_multiplier = width_multiplier
 
     @property
     def tap_channels(self):
@@ -88,6 +96,7 @@ class VideoBackbone(keras.Model):
             if self.kernel_regularizer is not None
             else None,
             "norm_epsilon": self.norm_epsilon,
+            "width_multiplier": self.width_multiplier,
         }
 
     @classmethod

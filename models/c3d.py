@@ -39,14 +39,14 @@ def apply_conv_norm_relu(x, filters, name, regularizer, norm_epsilon):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def apply_c3d_taps(inputs, regularizer, norm_epsilon, prefix):
+def apply_c3d_taps(inputs, regularizer, norm_epsilon, width, prefix):
     taps = {}
     x = inputs
     for tap, convs, filters, pool in C3D_BLOCKS:
         if pool is not None:
             x = keras.layers.MaxPooling3D(pool, pool, padding="same", name=f"{prefix}_pool_{tap}")(x)
         for conv in convs:
-            x = apply_conv_norm_relu(x, filters, f"{prefix}_{conv}", regularizer, norm_epsilon)
+            x = apply_conv_norm_relu(x, width(filters), f"{prefix}_{conv}", regularizer, norm_epsilon)
         taps[tap] = x
     return taps
 

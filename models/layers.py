@@ -16,6 +16,11 @@ import keras
 DEFAULT_NORM_EPSILON = 1e-5
 
 
+def scaled_width(channels, multiplier):
+    """``channels`` × ``multiplier``, rounded, at least 1."""
+    return max(1, round(channels * multiplier))
+
+
 def instance_norm(x, name, epsilon=DEFAULT_NORM_EPSILON):
     """Instance norm with a learned per-channel scale and offset."""
     return keras.layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)(x)

@@ -49,20 +49,20 @@ def apply_basic_block(x, filters, strides, name, conv_unit, regularizer, norm_ep
 
 
 def apply_resnet_taps(
-    inputs, regularizer, norm_epsilon, prefix, stage_blocks, conv_unit, stem_kernel, stem_pool
+    inputs, regularizer, norm_epsilon, width, prefix, stage_blocks, conv_unit, stem_kernel, stem_pool
 ):
     unit = CONV_UNITS[conv_unit]
-    x = unit(inputs, 64, stem_kernel, (1, 2, 2), f"{prefix}_stem", kernel_regularizer=regularizer, norm_epsilon=norm_epsilon)
+    x = unit(inputs, width(64), stem_kernel, (1, 2, 2), f"{prefix}_stem", kernel_regularizer=regularizer, norm_epsilon=norm_epsilon)
     x = instance_norm(x, f"{prefix}_stem_norm", norm_epsilon)
     x = keras.layers.ReLU(name=f"{prefix}_stem_relu")(x)
     taps = {"block1": x}
     if stem_pool:
         x = keras.layers.MaxPooling3D(3, 2, padding="same", name=f"{prefix}_stem_pool")(x)
-    for stage, (blocks, width) in enumerate(zip(stage_blocks, STAGE_WIDTHS)):
+    for stage, (blocks, channels) in enumerate(zip(stage_blocks, STAGE_WIDTHS)):
         for block in range(blocks):
             strides = 2 if stage > 0 and block == 0 else 1
             name = f"{prefix}_stage{stage + 1}_block{block + 1}"
-            x = apply_basic_block(x, width, strides, name, conv_unit, regularizer, norm_epsilon)
+            x = apply_basic_block(x, width(channels), strides, name, conv_unit, regularizer, norm_epsilon)
         taps[f"block{stage + 2}"] = x
     return taps
 

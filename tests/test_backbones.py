@@ -115,6 +115,23 @@ def test_config_round_trip_and_keras_file(name, tmp_path):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a[tap]), keras.ops.convert_to_numpy(b[tap]))
 
 
+def c3d_params_by_hand(width):
+    """3x3x3 conv kernels + biases + instance-norm scale/offset of C3D's 8 convs."""
+    channels = [3] + [round(c * width) for c in (64, 128, 256, 256, 512, 512, 512, 512)]
+    return sum(27 * cin * cout + cout + 2 * cout for cin, cout in zip(channels, channels[1:]))
+
+
+@pytest.mark.parametrize("width", [0.25, 0.5, 1.0])
+def test_width_multiplier_scales_every_layer(width):
+    model = models.build_backbone("c3d", input_shape=SMALL, width_multiplier=width)
+    assert model.count_params() == c3d_params_by_hand(width)
+    resnet = models.build_backbone("r3d18", input_shape=(16, 32, 32, 3), width_multiplier=width)
+    expected = [round(c * width) for c in CHANNELS["r3d18"]]
+    assert [resnet.tap_channels[t] for t in models.TAP_NAMES] == expected
+    clone = type(resnet).from_config(resnet.get_config())
+    assert clone.width_multiplier == width and clone.count_params() == resnet.count_params()
+
+
 def test_unknown_spatial_dims_allowed():
     model = models.build_backbone("c3d", input_shape=(None, None, None, 3))
     out = model(np.zeros((1, 8, 16, 16, 3), "float32"))
@@ -129,6 +146,7 @@ def test_unknown_spatial_dims_allowed():
         (dict(name="c3d", input_shape=(16, 112, 112, 1)), "3 \\(RGB\\) channels"),
         (dict(name="r3d18", input_shape=(8, 64, 64, 3)), "frames=8 .* too small to reach block5"),
         (dict(name="c3d", input_shape=(16, 8, 112, 3)), "height=8 .* too small"),
+        (dict(name="c3d", width_multiplier=0), "width_multiplier must be > 0, received 0"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -165,6 +165,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
         (["--backbone", "vgg"], "invalid choice: 'vgg'"),
         (["--crop", "200", "--resize", "128"], "crop must be in 1..resize"),
         (["--data", "/no/such/dir"], "neither 'synthetic' nor a prepared-shards directory"),
+        (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["--width-multiplier", "-1"], "width_multiplier must be > 0"),
     ],
 )
 def test_bad_flags_give_clear_errors(flags, message):
@@ -183,6 +185,18 @@ def test_single_contrast_ablations_build(blocks):
     assert len(model.objective.views) == 2 and model.input_views == ("o", "s", "t")
 
 
+def test_optimizer_and_width_flags_reach_the_model():
+    import train
+    from hdc.pretrain import build_model
+
+    flags = ["--backbone", "c3d", "--optimizer", "adam", "--lr", "0.002", "--width-multiplier", "0.25"]
+    config, _ = train.config_from_args(flags)
+    model = build_model(config, total_steps=10)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)
+    assert model.backbone.tap_channels["block5"] == 512 // 4
+
+
 @pytest.mark.parametrize(
     "flags, field, value",
     [
@@ -197,9 +211,11 @@ def test_single_contrast_ablations_build(blocks):
         (["--no-flip"], "flip", False),
         (["--no-scale-jitter"], "scale_jitter", False),
         (["--no-tc-spatial-aug"], "tc_spatial_aug", False),
+        (["--optimizer", "adam"], "optimizer", "adam"),
+        (["--width-multiplier", "0.5"], "width_multiplier", 0.5),
     ],
 )
-def test_each_ablation_flag_changes_exactly_its_field(flags, field, value):
+def test_each_flag_changes_exactly_its_field(flags, field, value):
     import dataclasses
 
     import train

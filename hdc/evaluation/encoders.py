@@ -22,6 +22,7 @@ class EncoderSource:
     random_init: bool = False  # build `backbone` with random weights
     backbone: str = None  # backbone name for random_init (or to check a run's)
     seed: int = 0  # seed of the random init
+    width_multiplier: float = 1.0  # channel scale of the random_init backbone
 
     def validate(self):
         given = [bool(self.run), bool(self.encoder), bool(self.random_init)]
@@ -31,6 +32,8 @@ class EncoderSource:
                 f"--random-init --backbone NAME (received run={self.run!r}, "
                 f"encoder={self.encoder!r}, random_init={self.random_init})"
             )
+        if not self.width_multiplier > 0:
+            raise ValueError(f"--width-multiplier must be > 0, received {self.width_multiplier!r}")
         if self.random_init and self.backbone not in models.BACKBONES:
             raise ValueError(
                 f"--random-init needs --backbone, one of {sorted(models.BACKBONES)}; "
@@ -59,7 +62,8 @@ class EncoderSource:
 
     def describe(self):
         if self.random_init:
-            return f"random-init {self.backbone} (seed {self.seed})"
+            width = f", width x{self.width_multiplier:g}" if self.width_multiplier != 1 else ""
+            return f"random-init {self.backbone} (seed {self.seed}{width})"
         return self.path()
 
 
@@ -87,7 +91,12 @@ def load_backbone(source, clip_shape, kernel_regularizer=None):
     source.validate()
     if source.random_init:
         keras.utils.set_random_seed(source.seed)
-        return models.build_backbone(source.backbone, tuple(clip_shape), kernel_regularizer=kernel_regularizer)
+        return models.build_backbone(
+            source.backbone,
+            tuple(clip_shape),
+            kernel_regularizer=kernel_regularizer,
+            width_multiplier=source.width_multiplier,
+        )
     if source.is_savedmodel():
         raise ValueError(
             f"{source.path()} is a SavedModel, which gives pooled features only; this command "

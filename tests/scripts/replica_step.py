@@ -34,7 +34,7 @@ with strategy.scope():
     model = HDCModel(
         models.build_backbone("r2plus1d10", input_shape=SHAPE, kernel_regularizer=5e-5), HDCObjective()
     )
-    model.compile(optimizer=optim.sgd(0.1))
+    model.compile(optimizer=optim.make_optimizer("sgd", 0.1))
     model(views[:1])
 dataset = tf.data.Dataset.from_tensor_slices(views).batch(BATCH).repeat()
 history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
