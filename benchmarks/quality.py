@@ -18,7 +18,7 @@ Then, for the pooled features of blocks 3, 4 and 5, held-out kNN retrieval
 Per-video features average ``--clips-per-video`` evenly spaced clips of the
 10 VCOP retrieval clips (centre crop), to fit a CPU budget.
 
-    python -m benchmarks.quality --json quality.json    # 27 min on 2 shared CPU cores (load 2-4)
+    python -m benchmarks.quality --json quality.json    # ~20 min on 2 CPU cores
 
 Each variant's run directory (``--out``/<variant>) holds train.py's outputs
 and ``quality.json``; a re-run resumes pretraining and reuses finished results
@@ -51,10 +51,10 @@ class QualitySettings:
     backbone: str = "c3d"
     width_multiplier: float = 0.25  # channels of every layer x 0.25: the paper's layout at CPU cost
     frames: int = 8
-    crop: int = 48
-    resize: int = 48  # frames scaled to short side 48: views and the test crop see the whole frame
+    crop: int = 64  # block 5 is 1x4x4: instance norm + pooling over fewer positions (48 px: 3x3) loses it
+    resize: int = 64  # the stored short side: views and the test crop see the whole frame
     batch_size: int = 16
-    steps: int = 100  # pretraining steps per variant
+    steps: int = 600  # pretraining steps per variant
     optimizer: str = "adam"
     lr: float = 1e-3
     schedule: str = "inverse-time"

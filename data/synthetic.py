@@ -9,15 +9,22 @@ and offer no shortcut:
 - motion families are unchanged by a horizontal flip: back-and-forth along
   x, along y, rotation (either way) and zoom (pulsing size); a flip turns
   "left" into "right", so direction is never a class;
-- colours are random per video (object and flat background), never tied to
-  a class; every RGB channel differs by >= 40 between object and background
-  so the shape stays visible under channel replication; fresh Gaussian
-  noise on every frame, no structured background;
-- shapes have a radius of 8-14 px at the stored short side of 64 px; after
-  the 64 -> 56 px crop of a CPU demo that is still >= 5.6 px at the network
-  input (scale jitter only enlarges it);
-- positions, orientations, speeds, sizes (80-112 px wide, 64-80 px high) and
-  lengths (40-80 frames) are random per video.
+- nothing but shape and motion tells one video from another beyond what
+  HDC's augmentations already vary: instance contrast learns whatever cue
+  survives them, so a per-video cue that no class shares (a random RGB
+  colour pair, a noise level, a shape size) becomes the cheapest way to
+  tell instances apart and crowds out shape and motion (measured in
+  issue 7: with random colours the objective fell while kNN stayed near
+  chance). Hence grey levels, random per video (background 0-100, object
+  80-155 brighter, within the range brightness/contrast jitter covers),
+  one noise level (std ``NOISE``) with fresh noise on every frame, and one
+  shape radius (``RADIUS_STILL``; zoom sweeps ``RADIUS``);
+- a still shape's radius is 11 px at the stored short side of 64 px, 8.25 px
+  after the 64 -> 48 px resize of the quality benchmark (zoom: 6-10.5 px),
+  and every motion shows within 8 frames (translation 1.5-3 px/frame,
+  rotation 8-15 degrees/frame, zoom cycle 10-20 frames);
+- positions, orientations, speeds, directions, sizes (80-112 px wide,
+  64-80 px high) and lengths (40-80 frames) are random per video.
 
 Videos are rendered deterministically from (seed, split, class, index),
 written as real .mp4 files, and ingested through the same path as any
@@ -45,7 +52,11 @@ CLASSES = tuple(sorted(f"{shape}_{motion}" for shape in SHAPES for motion in MOT
 SHORT_SIDE = 64  # short side of the prepared frames
 FPS = 25.0
 RADIUS = (8.0, 14.0)  # shape radius in pixels of the rendered video (zoom sweeps this range)
-MIN_CONTRAST = 40  # per RGB channel, object vs background
+RADIUS_STILL = 11.0  # radius of the shapes that do not zoom
+BACKGROUND = (0, 100)  # grey level of the background
+CONTRAST = (80, 155)  # object grey level minus background grey level
+NOISE = 6.0  # standard deviation of the per-frame Gaussian noise
+VERSION = 2  # bump whenever rendering changes: it names the cache folder
 
 # Polygons of each shape at radius 1, area centroid at the origin (y points down).
 _TRIANGLE = [(1.1 * math.cos(a), 1.1 * math.sin(a)) for a in np.radians([-90, 30, 150])]
@@ -98,30 +109,26 @@ class VideoSpec:
 def sample_spec(shape, motion, rng):
     """Draw the random parameters of one video of class shape_motion."""
     height, width = 2 * int(rng.integers(32, 41)), 2 * int(rng.integers(40, 57))
-    radius = float(rng.uniform(*RADIUS))
-    margin = EXTENT * (RADIUS[1] if motion == "zoom" else radius)
+    margin = EXTENT * (RADIUS[1] if motion == "zoom" else RADIUS_STILL)
     center = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
-    speed = {"horizontal": (0.8, 2.5), "vertical": (0.8, 2.5), "rotation": (4.0, 12.0), "zoom": (12.0, 32.0)}[motion]
-    background = rng.integers(0, 256, 3)
-    color = []
-    for channel in background:
-        allowed = [v for v in range(256) if abs(v - int(channel)) >= MIN_CONTRAST]
-        color.append(allowed[int(rng.integers(len(allowed)))])
+    speed = {"horizontal": (1.5, 3.0), "vertical": (1.5, 3.0), "rotation": (8.0, 15.0), "zoom": (10.0, 20.0)}[motion]
+    background = int(rng.integers(BACKGROUND[0], BACKGROUND[1] + 1))
+    color = background + int(rng.integers(CONTRAST[0], CONTRAST[1] + 1))
     return VideoSpec(
         shape=shape,
         motion=motion,
         num_frames=int(rng.integers(40, 81)),
         height=height,
         width=width,
-        radius=radius,
+        radius=RADIUS_STILL,
         center=center,
         angle=float(rng.uniform(0, 360)),
         speed=float(rng.uniform(*speed)),
         direction=int(rng.choice([-1, 1])),
         phase=float(rng.uniform(0, 2 * math.pi)),
-        background=tuple(int(c) for c in background),
-        color=tuple(color),
-        noise=float(rng.uniform(3.0, 10.0)),
+        background=(background,) * 3,
+        color=(color,) * 3,
+        noise=NOISE,
         noise_seed=int(rng.integers(2**31)),
     )
 
@@ -193,9 +200,9 @@ def default_cache_dir():
 def ensure_dataset(size="small", seed=0, cache_dir=None, workers=None, progress=False):
     """Build the synthetic dataset once; return its prepared root.
 
-    The root, ``<cache_dir>/synthetic-<size>-seed<seed>/``, holds train/ and
-    test/ shards, classes.txt and manifest.jsonl (see ``data.records``); the
-    .mp4 files sit beside it in ``synthetic-<size>-seed<seed>-videos/``. A
+    The root, ``<cache_dir>/synthetic-<size>-v<VERSION>-seed<seed>/``, holds
+    train/ and test/ shards, classes.txt and manifest.jsonl (see
+    ``data.records``); the .mp4 files sit beside it in ``<root>-videos/``. A
     call that finds the root returns at once. The root appears by renaming a
     finished staging folder, so concurrent callers never see half a dataset
     (two may both build it; one rename wins and the other copy is dropped).
@@ -209,7 +216,7 @@ def ensure_dataset(size="small", seed=0, cache_dir=None, workers=None, progress=
     """
     specs = video_specs(size, seed)
     cache_dir = cache_dir or default_cache_dir()
-    name = f"synthetic-{size}-seed{seed}"
+    name = f"synthetic-{size}-v{VERSION}-seed{seed}"
     root = os.path.join(cache_dir, name)
     if os.path.isdir(root):
         return root

@@ -144,6 +144,7 @@ def pretrain(config, verbose=1):
             steps_per_epoch=steps_per_epoch - done if done else steps_per_epoch,
             callbacks=cbs,
             verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself (data.pipelines)
         )
         if saver.stopped_by_signal:
             print(f"Stopped by SIGTERM at step {saver.step()}; checkpoint saved. Re-run the same command to resume.")
