@@ -300,12 +300,10 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
 
-    import tensorflow as tf
-
     from data.synthetic import ensure_dataset
+    from hdc.distribute import configure_cpu_threads
 
-    # Two 2-thread convolutions fighting over 2 cores is slower (DESIGN.md §8).
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    configure_cpu_threads()  # also for the evaluation, which runs before any pretraining
     start, load_before = time.time(), load_average()
     root = ensure_dataset(settings.dataset, seed=0)
     results = {}

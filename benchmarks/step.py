@@ -455,7 +455,8 @@ def main(argv=None):
         with open(temporary, "w") as f:
             json.dump(report, f, indent=2)
         os.replace(temporary, args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""benchmarks/step.py and benchmarks/quality.py run end to end at toy sizes and
+write the JSON keys that issue 7 and the README promise."""
+
+import json
+
+from benchmarks import quality, step
+from data import synthetic
+
+
+def test_step_json_has_both_frameworks_per_backbone(tmp_path):
+    out = tmp_path / "step.json"
+    argv = ["--backbones", "c3d", "--frames", "8", "--crop", "32", "--batch-size", "2"]
+    assert step.main(argv + ["--repeats", "1", "--no-memory", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["device"]
+    c3d = report["backbones"]["c3d"]
+    for key in ("keras_videos_per_s", "torch_videos_per_s", "gflop_per_video"):
+        assert c3d[key] > 0, key
+    assert abs(c3d["ratio"] - c3d["keras_videos_per_s"] / c3d["torch_videos_per_s"]) < 1e-9
+
+
+def test_quality_json_has_every_table1_variant(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HDC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(synthetic.SIZES, "small", synthetic.Size(train_per_class=1, test_per_class=1, videos_per_shard=16))
+    out = tmp_path / "quality.json"
+    argv = ["--dataset", "small", "--frames", "8", "--crop", "32", "--resize", "32", "--batch-size", "4"]
+    argv += ["--steps", "2", "--probe-epochs", "2", "--out", str(tmp_path / "runs"), "--json", str(out)]
+    assert quality.main(argv) == 0
+    variants = json.loads(out.read_text())["variants"]
+    assert set(variants) == {"hdc", "sc_tc_5", "sc_5", "tc_5", "random_init"}
+    for name, result in variants.items():
+        for key in ("top1", "top5", "linear_top1"):
+            assert 0.0 <= result[key] <= 1.0, (name, key)
+        assert result["top1"] <= result["top5"], name
+        assert set(result["blocks"]) == {"block3", "block4", "block5"}
+        assert ("pretrain" in result) == (name != "random_init")
+    table = capsys.readouterr().out
+    assert "| 3, 4, 5 | 3, 4, 5 | 0.25, 0.5, 1 | 0.25, 0.5, 1 |" in table
+    assert "training from scratch (random init)" in table
