@@ -3,7 +3,7 @@ write the JSON keys that issue 7 and the README promise."""
 
 import json
 
-from benchmarks import quality, step
+from benchmarks import quality, step, step_breakdown
 from data import synthetic
 
 
@@ -17,6 +17,14 @@ def test_step_json_has_both_frameworks_per_backbone(tmp_path):
     for key in ("keras_videos_per_s", "torch_videos_per_s", "gflop_per_video"):
         assert c3d[key] > 0, key
     assert abs(c3d["ratio"] - c3d["keras_videos_per_s"] / c3d["torch_videos_per_s"]) < 1e-9
+
+
+def test_step_breakdown_times_every_conv_of_the_backbone(capsys):
+    argv = ["--backbone", "c3d", "--frames", "8", "--crop", "32", "--repeats", "1", "--threads", "1"]
+    assert step_breakdown.main(argv) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if line.startswith("c3d_conv")]) == 8  # C3D's 8 convolutions
+    assert "L2 costs" in out and "all convolutions: TF" in out
 
 
 def test_quality_json_has_every_table1_variant(tmp_path, monkeypatch, capsys):
