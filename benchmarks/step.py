@@ -2,7 +2,7 @@
 
 One step = the three views (u_o, u_s, u_t) of B videos through the backbone
 in one batched call, taps of blocks 3–5, HD-NCE (HDC Eq. 6), backward, and an
-SGD-momentum update (lr 0.1, momentum 0.9; L2 on the conv kernels as in HDC
+SGD-momentum update (lr 0.1, momentum ``--momentum`` = 0.9; L2 on the conv kernels as in HDC
 §3.3). Input: uint8 clips (B, 3, T, H, W, 3), rescaled on the device.
 
 Each framework runs in its own worker process (so that neither's thread pools
@@ -99,7 +99,7 @@ def _keras_worker(args, batch):
     )
     flops = models.conv_flops(backbone)
     model = HDCModel(backbone, HDCObjective())
-    optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=args.momentum)
     clips = _clips(args, batch)
     info = {"backend": backend, "conv_flops_per_clip": flops, "params": backbone.count_params()}
     if backend == "jax":
@@ -197,7 +197,7 @@ def _torch_worker(args, batch):
     others = [p for p in model.parameters() if p.ndim != 5]
     # Keras' L2(w) adds w·Σk² to the loss, i.e. 2w·k to the gradient of every kernel.
     optimizer = torch.optim.SGD(
-        [{"params": kernels, "weight_decay": 2 * args.weight_decay}, {"params": others}], lr=0.1, momentum=0.9
+        [{"params": kernels, "weight_decay": 2 * args.weight_decay}, {"params": others}], lr=0.1, momentum=args.momentum
     )
     x = torch.from_numpy(_clips(args, batch)).to(device)
 
@@ -279,6 +279,7 @@ def _shared_flags(args):
     return ["--frames", str(args.frames), "--crop", str(args.crop), "--batch-size", str(args.batch_size),
             "--steps", str(args.steps), "--warmup", str(args.warmup), "--intra-op", str(args.intra_op),
             "--inter-op", str(args.inter_op), "--weight-decay", str(args.weight_decay),
+            "--momentum", str(args.momentum),
             "--precision", args.precision] + ["--xla"] * args.xla
 
 
@@ -407,6 +408,8 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=5e-5,
                    help="L2 factor on the conv kernels, as a Keras regulariser and its PyTorch equivalent "
                         "(default 5e-5, HDC §3.3; 0 turns it off)")
+    p.add_argument("--momentum", type=float, default=0.9,
+                   help="SGD momentum of both frameworks (default 0.9; 0 = plain SGD)")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="float32, or bfloat16 compute (Keras mixed_bfloat16 policy, torch.autocast)")
     p.add_argument("--xla", action="store_true",
@@ -422,6 +425,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.weight_decay < 0:
         p.error(f"--weight-decay must be >= 0, received {args.weight_decay}")
+    if not 0 <= args.momentum < 1:
+        p.error(f"--momentum must be in [0, 1), received {args.momentum}")
     if args.batch_size < 2:
         p.error(f"--batch-size must be >= 2 (contrast needs negatives), received {args.batch_size}")
     for name in [args.backbone] if args.worker else args.backbones:

@@ -5,27 +5,32 @@
 1. Every Conv3D of the backbone alone at its shape in the step: forward plus
    the gradients the step needs (filter; input too except for the first
    layer), TensorFlow vs PyTorch, median ms.
-2. The compiled Keras step (``HDCModel.train_step`` through ``fit``'s train
-   function) with the paper's L2 + SGD momentum, without L2, and with plain
-   SGD: the differences are the cost of L2 and of the momentum update.
+2. The Keras step as ``benchmarks.step`` times it, with the paper's L2 + SGD
+   momentum, without L2, and with plain SGD: the differences are the cost of
+   L2 and of the momentum update.
 """
 
 import argparse
 import statistics
 import time
 
-import numpy as np
+from benchmarks import step
 
 
-def median_ms(fn, repeats):
-    fn()
-    fn()  # warm-up: tracing, oneDNN primitive creation
-    times = []
-    for _ in range(repeats):
+def median_ms(run, repeats):
+    """Median milliseconds of ``run()``, which returns its own seconds, after two warm-up calls."""
+    run()
+    run()  # warm-up: tracing, oneDNN primitive creation
+    return 1e3 * statistics.median(run() for _ in range(repeats))
+
+
+def timed(fn):
+    def run():
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        return time.perf_counter() - start
+
+    return run
 
 
 def conv_rows(backbone, clips):
@@ -51,7 +56,7 @@ def tf_conv(shape, kernel, strides, input_grad):
             loss = tf.reduce_sum(y * y)
         return tape.gradient(loss, [x, k] if input_grad else [k])
 
-    return lambda: [g.numpy() for g in step()]
+    return timed(lambda: [g.numpy() for g in step()])
 
 
 def torch_conv(shape, kernel, strides, input_grad):
@@ -65,26 +70,18 @@ def torch_conv(shape, kernel, strides, input_grad):
         y = torch.nn.functional.conv3d(x, k, stride=strides, padding=padding)
         (y * y).sum().backward()
 
-    return step
+    return timed(step)
 
 
 def keras_step_ms(args, weight_decay, momentum):
-    import keras
-    import tensorflow as tf
-
-    import models
-    from hdc.model import HDCModel
-    from hdc.objectives import HDCObjective
-
-    keras.utils.set_random_seed(0)
-    shape = (args.frames, args.crop, args.crop, 3)
-    backbone = models.build_backbone(args.backbone, input_shape=shape, kernel_regularizer=weight_decay)
-    model = HDCModel(backbone, HDCObjective())
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=momentum))
-    model.make_train_function()
-    clips = np.random.default_rng(0).integers(0, 256, (args.batch_size, 3, *shape), dtype=np.uint8)
-    batches = iter(tf.data.Dataset.from_tensors(clips).repeat())
-    return median_ms(lambda: float(model.train_function(batches)["loss"]), args.repeats), backbone
+    """The Keras step exactly as ``benchmarks.step`` times it, with this L2 factor and momentum."""
+    flags = ["--backbones", args.backbone, "--frames", str(args.frames), "--crop", str(args.crop)]
+    flags += ["--batch-size", str(args.batch_size)]
+    flags += ["--weight-decay", str(weight_decay), "--momentum", str(momentum), "--intra-op", "0", "--inter-op", "0"]
+    worker = step.parse_args(flags)
+    worker.backbone = args.backbone
+    run, _, _ = step._keras_worker(worker, args.batch_size)
+    return median_ms(lambda: run(1), args.repeats)
 
 
 def main(argv=None):
@@ -100,6 +97,8 @@ def main(argv=None):
     import tensorflow as tf
     import torch
 
+    import models
+
     try:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -107,12 +106,11 @@ def main(argv=None):
         print("note: TensorFlow was already initialised; --threads applies to PyTorch only")
     torch.set_num_threads(args.threads)
 
-    full, backbone = keras_step_ms(args, 5e-5, 0.9)
-    no_l2, _ = keras_step_ms(args, None, 0.9)
-    plain, _ = keras_step_ms(args, None, 0.0)
+    full, no_l2, plain = (keras_step_ms(args, *setting) for setting in ((5e-5, 0.9), (0, 0.9), (0, 0.0)))
     print(f"Keras step: L2 + momentum {full:.0f} ms; without L2 {no_l2:.0f} ms; plain SGD {plain:.0f} ms")
     print(f"  L2 costs {full - no_l2:.0f} ms, the momentum update {no_l2 - plain:.0f} ms")
     totals = [0.0, 0.0]
+    backbone = models.build_backbone(args.backbone, input_shape=(args.frames, args.crop, args.crop, 3))
     for i, (name, shape, kernel, strides) in enumerate(conv_rows(backbone, 3 * args.batch_size)):
         ms = [median_ms(make(shape, kernel, strides, i > 0), args.repeats) for make in (tf_conv, torch_conv)]
         totals = [t + m for t, m in zip(totals, ms)]

@@ -19,9 +19,9 @@ and offer no shortcut:
   80-155 brighter, within the range brightness/contrast jitter covers),
   one noise level (std ``NOISE``) with fresh noise on every frame, and one
   shape radius (``RADIUS_STILL``; zoom sweeps ``RADIUS``);
-- a still shape's radius is 11 px at the stored short side of 64 px, 8.25 px
-  after the 64 -> 48 px resize of the quality benchmark (zoom: 6-10.5 px),
-  and every motion shows within 8 frames (translation 1.5-3 px/frame,
+- a still shape's radius is 11 px (zoom: 8-14 px) at the stored short side
+  of 64 px, which the demo (48-px crops) and the quality benchmark (64-px
+  clips) feed without downscaling, and every motion shows within 8 frames (translation 1.5-3 px/frame,
   rotation 8-15 degrees/frame, zoom cycle 10-20 frames);
 - positions, orientations, speeds, directions, sizes (80-112 px wide,
   64-80 px high) and lengths (40-80 frames) are random per video.

@@ -1,5 +1,5 @@
-"""benchmarks/step.py and benchmarks/quality.py run end to end at toy sizes and
-write the JSON keys that issue 7 and the README promise."""
+"""benchmarks/step.py, step_breakdown.py and quality.py run end to end at toy
+sizes and report what issue 7 and the README promise."""
 
 import json
 
