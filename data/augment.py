@@ -1,4 +1,4 @@
-"""The spatial augmentation family Φ of HDC (§3.1, §3.3), applied per clip.
+"""Spatial augmentation families: Φ of HDC (§3.1, §3.3) and the thesis' SimCLR-style family.
 
 HDC draws each view as u = φ(x) with φ ~ Φ, where Φ holds "random spatial
 cropping, scale jittering, horizontal flipping, color jittering, and channel
@@ -10,6 +10,10 @@ All randomness is stateless: every draw takes an explicit ``seed`` (a shape
 [2] integer tensor) and goes through ``tf.random.stateless_*``, so a clip's
 augmentation depends only on its seed, never on global state or thread timing.
 Clips are uint8 in and uint8 out; resizing and colour compute in float32 inside.
+
+``thesis_augment`` is the family of the videoSimCLR / videoMoCo thesis (§3 "Spatial
+transformation", §5.1): random resized crop, flip, colour jitter, random grayscale and
+Gaussian blur, per clip ("chunk") or per frame ("frame"), built from the same helpers.
 """
 
 import dataclasses
@@ -56,22 +60,28 @@ class AugmentConfig:
     tc_spatial_aug: bool = True
 
     def __post_init__(self):
-        for name in ("flip_prob", "color_prob", "replication_prob"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"AugmentConfig.{name} must be in [0, 1], received {value}")
-        lo, hi = self.scale
-        if not 0.0 < lo <= hi <= 1.0:
-            raise ValueError(f"AugmentConfig.scale must satisfy 0 < lo <= hi <= 1, received {self.scale}")
-        lo, hi = self.ratio
-        if not 0.0 < lo <= hi:
-            raise ValueError(f"AugmentConfig.ratio must satisfy 0 < lo <= hi, received {self.ratio}")
-        for name in ("brightness", "contrast", "saturation"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"AugmentConfig.{name} must be in [0, 1), received {value}")
-        if not 0.0 <= self.hue <= 0.5:
-            raise ValueError(f"AugmentConfig.hue must be in [0, 0.5], received {self.hue}")
+        _check_fields(self, ("flip_prob", "color_prob", "replication_prob"))
+
+
+def _check_fields(config, probabilities):
+    """Validate the probabilities named and the crop and colour-jitter fields both configs share."""
+    cls = type(config).__name__
+    for name in probabilities:
+        value = getattr(config, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{cls}.{name} must be in [0, 1], received {value}")
+    lo, hi = config.scale
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ValueError(f"{cls}.scale must satisfy 0 < lo <= hi <= 1, received {config.scale}")
+    lo, hi = config.ratio
+    if not 0.0 < lo <= hi:
+        raise ValueError(f"{cls}.ratio must satisfy 0 < lo <= hi, received {config.ratio}")
+    for name in ("brightness", "contrast", "saturation"):
+        value = getattr(config, name)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{cls}.{name} must be in [0, 1), received {value}")
+    if not 0.0 <= config.hue <= 0.5:
+        raise ValueError(f"{cls}.hue must be in [0, 0.5], received {config.hue}")
 
 
 def _uniform(seed, minval=0.0, maxval=1.0):
@@ -218,3 +228,109 @@ def center_crop(frames, crop):
     """The deterministic view: centre crop×crop (resized to crop if the frames are smaller), uint8."""
     box = center_box(tf.shape(frames)[1], tf.shape(frames)[2], crop)
     return to_uint8(crop_resize(frames, box, crop))
+
+
+THESIS_MODES = ("chunk", "frame")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThesisAugmentConfig:
+    """The spatial family of the videoSimCLR / videoMoCo thesis (§3 "Spatial transformation", §5.1).
+
+    §3 lists the transforms in order: random crop resized to the view size, horizontal
+    flip, colour jitter, random grayscale, Gaussian blur. The strengths are the thesis
+    code's (the text gives only the crop area [0.08, 1], §5.1): torchvision's
+    RandomResizedCrop defaults, ColorJitter(0.8·s, 0.8·s, 0.8·s, 0.2·s) with strength
+    s = 0.5 applied with p 0.8, RandomGrayscale(p=0.2), and a blur with p 0.5, σ ~ U(0.1, 2)
+    and an odd kernel of about 10% of the view side (as in SimCLR).
+    """
+
+    # "chunk": one parameter set per clip, applied to every frame ("Chunk-way", the
+    # better of the two in §5.1, Table 3); "frame": independent parameters per frame.
+    mode: str = "chunk"
+    scale: tuple = (0.08, 1.0)  # crop area fraction of the frame, uniform
+    ratio: tuple = (3 / 4, 4 / 3)  # crop aspect ratio, log-uniform
+    flip_prob: float = 0.5
+    # Colour jitter with probability color_prob: brightness, contrast and saturation
+    # factors U(1 - x, 1 + x), hue shift U(-hue, hue) of the hue circle (``color_params``).
+    color_prob: float = 0.8
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.1
+    grayscale_prob: float = 0.2  # every channel set to the BT.601 luma, after the jitter
+    blur_prob: float = 0.5
+    blur_sigma: tuple = (0.1, 2.0)  # σ ~ U(lo, hi), in pixels of the view
+    blur_kernel: float = 0.1  # kernel side / view side, rounded up to an odd integer
+
+    def __post_init__(self):
+        if self.mode not in THESIS_MODES:
+            raise ValueError(f"ThesisAugmentConfig.mode must be one of {THESIS_MODES}, received {self.mode!r}")
+        _check_fields(self, ("flip_prob", "color_prob", "grayscale_prob", "blur_prob"))
+        lo, hi = self.blur_sigma
+        if not 0.0 < lo <= hi:
+            raise ValueError(f"ThesisAugmentConfig.blur_sigma must satisfy 0 < lo <= hi, received {self.blur_sigma}")
+        if not 0.0 < self.blur_kernel <= 1.0:
+            raise ValueError(f"ThesisAugmentConfig.blur_kernel must be in (0, 1], received {self.blur_kernel}")
+
+
+def blur_kernel_size(crop, fraction):
+    """The odd Gaussian kernel side ceil(fraction · crop), plus one if even (thesis code, SimCLR)."""
+    size = math.ceil(fraction * crop)
+    return size + 1 - size % 2
+
+
+def gaussian_blur(clip, sigma, size):
+    """Separable Gaussian blur of a float clip (N, H, W, C) with a size×size kernel of std ``sigma``.
+
+    Weights exp(−x² / 2σ²) for x in [−size // 2, size // 2], normalised to sum 1; borders
+    reflect without repeating the edge pixel (OpenCV's default, used by the thesis code).
+    """
+    radius = size // 2
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-(x**2) / (2.0 * sigma**2))
+    weights = tf.tile((weights / tf.reduce_sum(weights))[:, None, None, None], [1, 1, clip.shape[-1], 1])
+    padded = tf.pad(clip, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    rows = tf.nn.depthwise_conv2d(padded, weights, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(rows, tf.reshape(weights, [1, size, -1, 1]), [1, 1, 1, 1], "VALID")
+
+
+def _thesis_once(frames, seed, crop, config):
+    """One parameter set of the thesis family applied to every frame of ``frames``: uint8."""
+    shared = AugmentConfig(
+        scale=config.scale,
+        ratio=config.ratio,
+        color_prob=config.color_prob,
+        brightness=config.brightness,
+        contrast=config.contrast,
+        saturation=config.saturation,
+        hue=config.hue,
+        channel_replication=False,
+    )
+    box = random_box(_sub_seed(seed, 0), tf.shape(frames)[1], tf.shape(frames)[2], crop, shared)
+    clip = crop_resize(frames, box, crop, _uniform(_sub_seed(seed, 1)) < config.flip_prob)
+    matrix, mean_weight = color_params(_sub_seed(seed, 2), shared)
+    # Gray rows g·x after y = M x + w m: g·1 = 1, so the mean term is unchanged.
+    to_gray = tf.ones([3, 1]) * tf.constant(_GRAY)[None, :]
+    matrix = tf.where(_uniform(_sub_seed(seed, 3)) < config.grayscale_prob, to_gray @ matrix, matrix)
+    clip = tf.clip_by_value(apply_color(clip, matrix, mean_weight), 0.0, 255.0)
+    sigma = _uniform(_sub_seed(seed, 5), *config.blur_sigma)
+    size = blur_kernel_size(crop, config.blur_kernel)
+    blur = _uniform(_sub_seed(seed, 4)) < config.blur_prob
+    return to_uint8(tf.cond(blur, lambda: gaussian_blur(clip, sigma, size), lambda: clip))
+
+
+def thesis_augment(frames, seed, crop, config=ThesisAugmentConfig()):
+    """The thesis' spatial transformation (§3, §5.1) of a clip: uint8 (T, H, W, 3) → (T, crop, crop, 3).
+
+    Random resized crop, flip, colour jitter, grayscale and blur, in that order. "chunk"
+    mode draws one parameter set from ``seed`` for the whole clip; "frame" mode draws
+    frame t's from ``fold_in(seed, t)``.
+    """
+    if config.mode == "chunk":
+        return _thesis_once(frames, seed, crop, config)
+    return tf.map_fn(
+        lambda t: _thesis_once(frames[t][None], _sub_seed(seed, t), crop, config)[0],
+        tf.range(tf.shape(frames)[0]),
+        fn_output_signature=tf.TensorSpec([crop, crop, 3], tf.uint8),
+    )

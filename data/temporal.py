@@ -1,0 +1,230 @@
+"""Temporal transformations on frame indices, each returned with the labels that describe it.
+
+Every function maps a seed (a shape [2] integer tensor; all randomness goes through
+``tf.random.stateless_*``) and a video length ``num_frames`` (a scalar int32 tensor,
+known at run time only) to int32 vectors of frame indices into that video. Nothing
+touches pixels, so the pipeline decodes only the frames it needs and the tests decode
+every label exactly from the indices. All functions run inside ``tf.data.Dataset.map``.
+
+Label conventions (int32 scalars unless noted):
+
+- speed class c plays the clip at ``SPEEDS[c]``× by taking every SPEEDS[c]-th frame
+  (time-equivariant §3.2); a T-frame clip at speed s spans (T − 1)·s + 1 frames.
+- direction: 0 = forward, 1 = reversed (the clip's index vector reversed; §3.2).
+- order of clip q relative to clip p (§3.2, Fig. 2; our numbering):
+  0 = ``ORDER_BEFORE``: q lies entirely before p (q's last index < p's first);
+  1 = ``ORDER_AFTER``: q lies entirely after p (q's first index > p's last);
+  2 = ``ORDER_OVERLAP``: the frame spans [first, last] of p and q intersect.
+- ``transform_id``: one id per relative transformation of a pair (mixed radix, below).
+
+Short videos. Frames never repeat while the video is long enough, and labels always
+state what was applied:
+
+- ``window``, ``long_sequence``, ``pair_views``: a video shorter than the span loops
+  (indices mod num_frames, "Random m" of thesis §3), so the stride is 1 modulo
+  num_frames; ``shift`` is clamped to the video and its label is the applied offset.
+- ``place_pair``: if a before/after relation needs more than num_frames frames even at
+  speed 1 (num_frames < 2T), the order falls back to ``ORDER_OVERLAP``. Then, while the
+  clips do not fit (before/after: span_p + span_q > num_frames; overlap: the longer
+  span > num_frames), the faster clip (both on a tie) drops one speed class. The
+  labels report the order and speeds actually used. A video shorter than T gives two
+  speed-1 windows at frame 0 that loop (stride 1 modulo num_frames), order overlap.
+  A reduction changes the relative transformation, so partners 2k, 2k + 1 drawn with
+  the same ``relative_transform`` can end with different ``transform_id``s (e.g. 8×
+  in a before/after pair needs 2·(8(T − 1) + 1) = 242 frames at T = 16): the loss
+  must use the ids of the labels ``place_pair`` returns, never the requested ones.
+"""
+
+import numbers
+
+import tensorflow as tf
+
+SPEEDS = (1, 2, 4, 8)
+ORDER_BEFORE, ORDER_AFTER, ORDER_OVERLAP = 0, 1, 2
+RELATIVE_LABELS = ("speed_p", "speed_q", "direction_p", "direction_q", "order")
+PAIR_TRANSFORMS = ("none", "shift", "drop", "reverse", "shuffle")
+
+_fold = tf.random.experimental.stateless_fold_in
+
+
+def _randint(seed, low, high):
+    """A uniform int32 in [low, high], both included (high >= low)."""
+    return tf.random.stateless_uniform([], seed, low, high + 1, dtype=tf.int32)
+
+
+def _check_frames(frames):
+    if not isinstance(frames, numbers.Integral) or frames < 1:
+        raise ValueError(f"frames must be a positive integer, received {frames!r}")
+
+
+def clip_indices(start, num_frames, frames, speed=1, reverse=False):
+    """Indices (start + speed·k) mod num_frames for k = 0..frames−1, reversed if ``reverse``."""
+    indices = (start + speed * tf.range(frames)) % tf.cast(num_frames, tf.int32)
+    return tf.where(reverse, tf.reverse(indices, [0]), indices)
+
+
+def window(seed, num_frames, frames):
+    """``frames`` consecutive indices at a uniformly random start; shorter videos loop from 0.
+
+    The same draws as ``data.pipelines._window`` (equal output for equal seeds).
+    """
+    _check_frames(frames)
+    num_frames = tf.cast(num_frames, tf.int32)
+    start = _randint(seed, 0, tf.maximum(num_frames - frames, 0))
+    return clip_indices(start, num_frames, frames)
+
+
+def random_permutation(seed, length):
+    """A uniformly random permutation of 0..length−1, int32 (length,).
+
+    The per-example feature-level temporal shuffle Aug_k of multi-level §3.3 (Eq. 12),
+    drawn in the pipeline so it is deterministic and resumable.
+    """
+    return tf.argsort(tf.random.stateless_uniform([length], seed))
+
+
+def long_sequence(seed, num_frames, frames):
+    """Multi-level §4.2 (L_ret, Eq. 13): 2T consecutive indices and their two T-frame halves.
+
+    The paper samples 32 consecutive frames and splits them into two 16-frame clips
+    (the positive pair, and the short sequences v_s of Eq. 13); the 32 frames are the
+    long sequence v_l. Returns (long (2T,), first half (T,), second half (T,)); the
+    halves are slices of ``long``. Nothing random beyond the start, so no labels.
+    """
+    _check_frames(frames)
+    indices = window(seed, num_frames, 2 * frames)
+    return indices, indices[:frames], indices[frames:]
+
+
+def relative_transform(seed, num_speeds=len(SPEEDS)):
+    """The relative temporal transformation of a clip pair (p, q) (time-equivariant §3.1–3.2).
+
+    Draws uniformly (the paper leaves the distributions open) the speed classes of p
+    and q in [0, num_speeds), their directions, and the order of q relative to p
+    (module docstring). Returns a dict of int32 scalars keyed by ``RELATIVE_LABELS``.
+    Fig. 3 applies "the same temporal transformations to two training examples in the
+    batch": key ``seed`` by the pair index so examples 2k and 2k + 1 share it, and pass
+    it to ``place_pair`` with a per-example seed.
+    """
+    if not isinstance(num_speeds, numbers.Integral) or not 1 <= num_speeds <= len(SPEEDS):
+        raise ValueError(f"num_speeds must be an integer in [1, {len(SPEEDS)}], received {num_speeds!r}")
+    classes = (num_speeds, num_speeds, 2, 2, 3)
+    return {
+        name: _randint(_fold(seed, k), 0, n - 1) for k, (name, n) in enumerate(zip(RELATIVE_LABELS, classes))
+    }
+
+
+def place_pair(seed, num_frames, frames, relative):
+    """Absolute positions of clips p and q for the relative transformation ``relative``.
+
+    Returns (indices_p (T,), indices_q (T,), labels) with labels keyed by
+    ``RELATIVE_LABELS`` as applied (see the short-video policy in the module docstring).
+    Before/after: the two start offsets are sorted uniform draws, so every placement
+    with the first clip entirely before the second is equally likely. Overlap: p's
+    start is uniform, then q's start uniform among those whose span meets p's.
+    """
+    _check_frames(frames)
+    n = tf.cast(num_frames, tf.int32)
+    speeds = tf.constant(SPEEDS, tf.int32)
+
+    def span(c):
+        return (frames - 1) * tf.gather(speeds, c) + 1
+
+    order = tf.cast(relative["order"], tf.int32)
+    order = tf.where((order != ORDER_OVERLAP) & (2 * frames > n), ORDER_OVERLAP, order)
+    overlap = tf.equal(order, ORDER_OVERLAP)
+    cp, cq = tf.cast(relative["speed_p"], tf.int32), tf.cast(relative["speed_q"], tf.int32)
+    for _ in range(len(SPEEDS) - 1):  # each step lowers the fastest class by one
+        sp, sq = span(cp), span(cq)
+        too_long = tf.where(overlap, tf.maximum(sp, sq), sp + sq) > n
+        faster = tf.maximum(cp, cq)
+        cp, cq = (tf.where(too_long & tf.equal(c, faster), tf.maximum(c - 1, 0), c) for c in (cp, cq))
+    sp, sq = span(cp), span(cq)
+
+    offsets = tf.random.stateless_uniform([2], _fold(seed, 0), 0, tf.maximum(n - sp - sq, 0) + 1, tf.int32)
+    first, second = tf.reduce_min(offsets), tf.reduce_max(offsets)
+    q_first = tf.equal(order, ORDER_BEFORE)
+    second += tf.where(q_first, sq, sp)
+    p_overlap = _randint(_fold(seed, 1), 0, tf.maximum(n - sp, 0))
+    q_low = tf.maximum(p_overlap - sq + 1, 0)
+    q_overlap = _randint(_fold(seed, 2), q_low, tf.maximum(tf.minimum(n - sq, p_overlap + sp - 1), q_low))
+    p_start = tf.where(overlap, p_overlap, tf.where(q_first, second, first))
+    q_start = tf.where(overlap, q_overlap, tf.where(q_first, first, second))
+
+    labels = {
+        "speed_p": cp,
+        "speed_q": cq,
+        "direction_p": tf.cast(relative["direction_p"], tf.int32),
+        "direction_q": tf.cast(relative["direction_q"], tf.int32),
+        "order": order,
+    }
+    indices_p = clip_indices(p_start, n, frames, tf.gather(speeds, cp), tf.equal(labels["direction_p"], 1))
+    indices_q = clip_indices(q_start, n, frames, tf.gather(speeds, cq), tf.equal(labels["direction_q"], 1))
+    return indices_p, indices_q, labels
+
+
+def transform_id(labels, num_speeds=len(SPEEDS)):
+    """One id per relative transformation, in [0, 12·num_speeds²).
+
+    Mixed radix, most significant first: speed_p (num_speeds), speed_q (num_speeds),
+    direction_p (2), direction_q (2), order (3), i.e.
+    id = (((speed_p·S + speed_q)·2 + direction_p)·2 + direction_q)·3 + order.
+    Works on scalars and on batched (B,) labels alike; rows with equal ids share the
+    relative transformation (time-equivariant Eq. 1: ψ_i^{pq} vs ψ_j^{pq}).
+    """
+    value = labels["speed_p"] * num_speeds + labels["speed_q"]
+    value = (value * 2 + labels["direction_p"]) * 2 + labels["direction_q"]
+    return value * 3 + labels["order"]
+
+
+def pair_views(seed, num_frames, frames, transform, max_shift=8):
+    """Two T-frame views of one clip for videoSimCLR / videoMoCo (thesis §3 "Temporal transformation").
+
+    One transformation per run, by name; returns (indices_a, indices_b, labels):
+
+    - "none": both views are the same T consecutive frames ("Random m"; §5.1–5.2); labels {}.
+    - "shift" (*RandomShift [−s, s]*, §3 and Fig. 3): an original clip is drawn, then
+      each view is shifted from it by its own uniform integer in [−s, s], s = ``max_shift``
+      (both views move in Fig. 3: "Shift −1" and "Shift +3"). The original start keeps
+      a margin of s frames from both ends when the video allows (the thesis code samples
+      T + 2s frames and shifts inside them), otherwise shifted starts are clamped to the
+      video. labels {"shift": b_start − a_start as applied}. Default s = 8, the best for
+      UCF101 (§5.3, Table 4; s = 4 for HMDB51), also the thesis code's default.
+    - "drop" (*Temporal Drop*): 2T consecutive frames; one view keeps the even positions,
+      the other the odd ones, which view gets which being random (one decision, as in the
+      thesis code). labels {"parity_a": 0 if a has the even positions, 1 if the odd}.
+    - "reverse" (*Temporal reverse*): one view is the clip, the other the clip reversed;
+      always applied, the reversed view chosen at random. labels {"reversed_view": 0 = a, 1 = b}.
+    - "shuffle" (*Temporal Shuffle*): "two random permutations of the frame indexes", one
+      per view. labels {"permutation_a", "permutation_b"}: int32 (T,) with
+      view[i] = clip[permutation[i]], clip the T consecutive indices.
+    """
+    _check_frames(frames)
+    if transform not in PAIR_TRANSFORMS:
+        raise ValueError(f"transform must be one of {PAIR_TRANSFORMS}, received {transform!r}")
+    if not isinstance(max_shift, numbers.Integral) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative integer, received {max_shift!r}")
+    n = tf.cast(num_frames, tf.int32)
+    if transform == "shift":
+        last = tf.maximum(n - frames, 0)
+        margin = tf.minimum(max_shift, last // 2)
+        origin = _randint(_fold(seed, 0), margin, last - margin)
+        start_a, start_b = (
+            tf.clip_by_value(origin + _randint(_fold(seed, k), -max_shift, max_shift), 0, last) for k in (1, 2)
+        )
+        return clip_indices(start_a, n, frames), clip_indices(start_b, n, frames), {"shift": start_b - start_a}
+    if transform == "drop":
+        positions = tf.reshape(window(_fold(seed, 0), n, 2 * frames), [frames, 2])  # (even, odd) per row
+        parity = _randint(_fold(seed, 1), 0, 1)
+        a, b = tf.gather(positions, parity, axis=1), tf.gather(positions, 1 - parity, axis=1)
+        return a, b, {"parity_a": parity}
+    clip = window(_fold(seed, 0), n, frames)
+    if transform == "none":
+        return clip, clip, {}
+    if transform == "reverse":
+        view = _randint(_fold(seed, 1), 0, 1)
+        backward = tf.reverse(clip, [0])
+        a, b = tf.where(tf.equal(view, 0), backward, clip), tf.where(tf.equal(view, 1), backward, clip)
+        return a, b, {"reversed_view": view}
+    perm_a, perm_b = random_permutation(_fold(seed, 1), frames), random_permutation(_fold(seed, 2), frames)
+    return tf.gather(clip, perm_a), tf.gather(clip, perm_b), {"permutation_a": perm_a, "permutation_b": perm_b}
