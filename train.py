@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from hdc.config import BACKBONE_NAMES, PRESETS, TrainConfig, preset_values
+from hdc.config import BACKBONE_NAMES, FAMILY_NAMES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, preset_values
 
 DEFAULTS = TrainConfig()
 
@@ -29,8 +29,19 @@ def _float_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5,1, received {text!r}")
 
 
+def _name_list(text):
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [n for n in names if n not in FAMILY_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected a comma list of {FAMILY_NAMES}, received {text!r}")
+    return names
+
+
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("objectives")
+    g.add_argument("--objectives", type=_name_list, help=f"comma list of {FAMILY_NAMES} trained together (default hdc)")
+    g.add_argument("--objective-weights", type=_float_list, help="one weight per objective (default 1 each)")
     g = p.add_argument_group("model and data")
     g.add_argument("--backbone", choices=BACKBONE_NAMES, help=f"encoder (default {DEFAULTS.backbone})")
     g.add_argument(
@@ -49,12 +60,15 @@ def build_parser():
     g.add_argument("--epochs", type=int, help="epochs")
     g.add_argument("--steps-per-epoch", type=int, help="steps per epoch (0: one pass over the videos)")
     g.add_argument("--batch-size", type=int, help="global batch size, clips from different videos (paper 128)")
-    g.add_argument("--optimizer", choices=("sgd", "adam"), help="optimiser (paper: sgd; adam wants --lr ~1e-3)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, help="optimiser (HDC: sgd; adam/adamw want --lr ~1e-3/3e-4)")
     g.add_argument("--lr", type=float, help="initial learning rate (paper 0.1)")
     g.add_argument("--momentum", type=float, help="SGD momentum (paper 0.9)")
-    g.add_argument("--schedule", choices=("inverse-time", "cosine"), help="learning-rate schedule (paper: inverse-time)")
+    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (HDC: inverse-time)")
     g.add_argument("--lr-decay", type=float, help="inverse-time decay per step (paper 1e-4; HDC† slower decay: 1e-5)")
     g.add_argument("--warmup-steps", type=int, help="linear warm-up steps of the cosine schedule")
+    g.add_argument("--lr-milestones", type=_float_list, help="step schedule: fractions of training, e.g. 0.7")
+    g.add_argument("--lr-step-factor", type=float, help="step schedule: lr factor at each milestone (0.1)")
+    g.add_argument("--adamw-weight-decay", type=float, help="AdamW's decoupled weight decay (1e-4)")
     g.add_argument("--weight-decay", type=float, help="L2 factor on conv kernels (paper 5e-5)")
     g.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     g = p.add_argument_group("clip shape")
@@ -112,7 +126,7 @@ def main(argv=None):
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     from hdc import pretrain
 
-    print(f"HDC pretraining, preset '{preset}':\n{pretrain.describe(config)}")
+    print(f"Pretraining ({', '.join(config.objectives)}), preset '{preset}':\n{pretrain.describe(config)}")
     try:
         pretrain.pretrain(config)
     except pretrain.NonFiniteLoss as error:

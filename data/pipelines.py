@@ -1,6 +1,7 @@
 """tf.data pipelines over prepared TFRecord shards (one record per video).
 
-- ``pretrain_dataset``: HDC's three views u_o, u_s, u_t (§3.1, §3.3), batched.
+- ``pretrain_dataset``: the views and labels of any set of view recipes
+  (``data.recipes``; default HDC's u_o, u_s, u_t, §3.1, §3.3), packed and batched.
 - ``finetune_train_dataset``: one augmented clip and its label (HDC §4).
 - ``video_clips_dataset``: every evaluation clip of each video (HDC §4 dense
   test, VCOP retrieval, 10 clips × 3 crops).
@@ -24,12 +25,16 @@ import numpy as np
 import tensorflow as tf
 
 from data import augment as aug
+from data import recipes as recipes_lib
+from data import temporal
+from data.recipes import pack
 from data.records import parse_example
+from hdc import packing
 
 CLIP_MODES = ("dense", "retrieval", "10x3")
 _RETRIEVAL_CLIPS = 10
 # Purpose tags folded into the keys so that independent draws never share a seed.
-_SHARD_ORDER, _BLOCK_ORDER, _SAMPLE = 0, 1, 2
+_SHARD_ORDER, _BLOCK_ORDER, _SAMPLE, _PAIR = 0, 1, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,12 +133,6 @@ def _record_stream(files, seed, start, num_videos, shuffle, shuffle_buffer):
     return stream.skip(offset)
 
 
-def _window(seed, num_frames, frames):
-    """Indices of T consecutive frames at a random start; short videos loop (indices mod length)."""
-    start = tf.random.stateless_uniform([], seed, 0, tf.maximum(num_frames - frames, 0) + 1, dtype=tf.int32)
-    return (start + tf.range(frames)) % num_frames
-
-
 def _decode_square(jpegs, indices, seed, sample_size):
     """Decode the frames at ``indices`` and cut one random sample_size square out of them.
 
@@ -153,29 +152,31 @@ def _decode_square(jpegs, indices, seed, sample_size):
     return frames[:, top : top + size, left : left + size], positions
 
 
-def _three_views(record, epoch, index, seed, clip, augment):
-    """HDC §3.1/§3.3: x_i is T consecutive frames at a random start cut to a random sample square;
-    u_o = φ_o(x_i), u_s = φ_s(x_i); u_t = φ_t(Γ(x_i)), where Γ takes another random T-frame
-    window of the same video (same square). Returns uint8 (3, T, crop, crop, 3)."""
+def _example(record, epoch, index, position, seed, clip, recipes, layout):
+    """One packed example (``data.recipes``): every recipe draws its frame indices, the
+    union is decoded once and cut to one random sample square, then each recipe makes
+    its views. ``position`` (the sample's place in the stream) keys pair-shared draws."""
     key = _key(seed, epoch, _SAMPLE, index)
+    pair_key = _key(seed, _PAIR, position // 2)
     jpegs = parse_example(record)["frames"]
     num_frames = tf.shape(jpegs)[0]
-    window_x = _window(_fold(key, 0), num_frames, clip.frames)
-    window_t = _window(_fold(key, 1), num_frames, clip.frames)
-    frames, positions = _decode_square(
-        jpegs, tf.concat([window_x, window_t], 0), _fold(key, 2), clip.sample_size
-    )
-    clip_x = tf.gather(frames, positions[: clip.frames])
-    clip_t = tf.gather(frames, positions[clip.frames :])
-    views = [
-        aug.spatial_augment(clip_x, _fold(key, 3), clip.crop, augment),
-        aug.spatial_augment(clip_x, _fold(key, 4), clip.crop, augment),
-    ]
-    if augment.tc_spatial_aug:
-        views.append(aug.spatial_augment(clip_t, _fold(key, 5), clip.crop, augment))
-    else:
-        views.append(aug.center_crop(clip_t, clip.crop))
-    return tf.ensure_shape(tf.stack(views), [3, clip.frames, clip.crop, clip.crop, 3])
+    indices, values, keys = [], {}, []
+    for recipe, wanted in recipes:
+        recipe_key = _fold(key, recipe.tag) if recipe.tag else key
+        clips, labels = recipe.indices(recipe_key, _fold(pair_key, recipe.tag), num_frames, clip.frames, wanted)
+        indices.append(clips)
+        values.update(labels)
+        keys.append(recipe_key)
+    flat = [i for clips in indices for i in clips.values()]
+    frames, positions = _decode_square(jpegs, tf.concat(flat, 0), _fold(key, 2), clip.sample_size)
+    start = 0
+    for (recipe, wanted), clips, recipe_key in zip(recipes, indices, keys):
+        decoded = {}
+        for name, idx in clips.items():
+            decoded[name] = tf.gather(frames, positions[start : start + idx.shape[0]])
+            start += idx.shape[0]
+        values.update(recipe.views(recipe_key, decoded, clip.crop, wanted))
+    return pack(layout, values)
 
 
 def _finetune_clip(record, epoch, index, seed, clip, augment):
@@ -183,7 +184,7 @@ def _finetune_clip(record, epoch, index, seed, clip, augment):
     key = _key(seed, epoch, _SAMPLE, index)
     parsed = parse_example(record)
     jpegs = parsed["frames"]
-    window = _window(_fold(key, 0), tf.shape(jpegs)[0], clip.frames)
+    window = temporal.window(_fold(key, 0), tf.shape(jpegs)[0], clip.frames)
     frames, positions = _decode_square(jpegs, window, _fold(key, 2), clip.sample_size)
     view = aug.spatial_augment(tf.gather(frames, positions), _fold(key, 3), clip.crop, augment)
     return tf.ensure_shape(view, [clip.frames, clip.crop, clip.crop, 3]), tf.cast(parsed["label"], tf.int32)
@@ -210,11 +211,18 @@ def pretrain_dataset(
     num_videos=None,
     shuffle=True,
     shuffle_buffer=256,
+    layout=None,
+    recipes=None,
 ):
-    """Infinite dataset of uint8 (batch_size, 3, T, crop, crop, 3): views (u_o, u_s, u_t) on axis 1.
+    """Infinite dataset of packed uint8 batches for pretraining (``hdc.packing``).
 
-    One tensor per element (not a tuple) so MultiWorkerMirroredStrategy can shard it
-    (keras-team/keras#20585). Conversion to [-1, 1] happens on the device (HDC §3.3).
+    ``layout``: the fields the model reads (``model.layout``); default HDC's three
+    views u_o, u_s, u_t. ``recipes``: the view recipes that make them (``data.recipes``;
+    default the HDC recipe with ``augment``). A layout of same-shaped views without
+    labels gives (batch_size, V, T, crop, crop, 3) — the views stacked on axis 1 —
+    any other (batch_size, bytes per example). One tensor per element (not a tuple)
+    so MultiWorkerMirroredStrategy can shard it (keras-team/keras#20585). Conversion
+    to [-1, 1] happens on the device (HDC §3.3).
     ``start_step = s`` yields exactly the batches of an uninterrupted run from step s on.
     ``num_videos``: records in ``files``; counted with ``count_records`` (headers only)
     when None. It must be exact, since it fixes the data-epoch boundaries.
@@ -225,12 +233,21 @@ def pretrain_dataset(
     _check_batch(batch_size)
     if start_step < 0:
         raise ValueError(f"start_step must be >= 0, received {start_step}")
+    view_shape = (clip.frames, clip.crop, clip.crop, 3)
+    layout = layout or packing.make_layout(("o", "s", "t"), {}, view_shape)
+    assigned = recipes_lib.assign(layout, recipes or (recipes_lib.HDCRecipe(augment),), clip.frames)
+    files = [str(f) for f in files]
+    num_videos = count_records(files) if num_videos is None and files else num_videos
     stream = _record_stream(files, seed, start_step * batch_size, num_videos, shuffle, shuffle_buffer)
     dataset = stream.map(
-        lambda r, e, i: _three_views(r, e, i, seed, clip, augment),
+        lambda r, e, i: _example(r, e, i, e * num_videos + i, seed, clip, assigned, layout),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    shapes = {f.shape for f in layout}
+    if all(f.kind == packing.VIEW for f in layout) and len(shapes) == 1:
+        stacked = (len(layout), *shapes.pop())
+        dataset = dataset.map(lambda x: tf.reshape(x, stacked))
     return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
 

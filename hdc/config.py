@@ -4,12 +4,19 @@
 
 import dataclasses
 import json
+import os
 
 BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
+FAMILY_NAMES = ("hdc",)  # objective families train.py can build (hdc.families)
+OPTIMIZERS = ("sgd", "adam", "adamw")  # hdc.optim
+SCHEDULES = ("inverse-time", "cosine", "step")
 
 
 @dataclasses.dataclass
 class TrainConfig:
+    # Objectives (hdc.families): the total is the weighted sum of their losses
+    objectives: tuple = ("hdc",)  # families to train together, e.g. ("hdc",) or ("hdc", "te")
+    objective_weights: tuple = ()  # one weight per objective; empty = 1 each
     # Model
     backbone: str = "r3d18"  # "c3d", "r3d18" or "r2plus1d10" (HDC §3.3)
     width_multiplier: float = 1.0  # scales every backbone layer's channels; 1 = the paper's network
@@ -34,12 +41,15 @@ class TrainConfig:
     batch_size: int = 128  # global batch: clips from different videos
     epochs: int = 100
     steps_per_epoch: int = 0  # 0: one pass over the training videos
-    optimizer: str = "sgd"  # "sgd" (paper, with momentum) or "adam" (then lr ~1e-3)
+    optimizer: str = "sgd"  # "sgd" (HDC, with momentum), "adam" (multi-level, lr 1e-3) or "adamw" (time-equivariant)
     lr: float = 0.1
     momentum: float = 0.9  # SGD only
-    schedule: str = "inverse-time"  # "inverse-time" (Keras decay), "cosine" (with warm-up)
+    adamw_weight_decay: float = 1e-4  # AdamW's decoupled weight decay (time-equivariant §3.4)
+    schedule: str = "inverse-time"  # "inverse-time" (Keras decay), "cosine" (with warm-up), "step" (milestones)
     lr_decay: float = 1e-4  # lr_t = lr / (1 + lr_decay·t); HDC† (slower decay): 1e-5
     warmup_steps: int = 0  # linear warm-up steps of the cosine schedule
+    lr_milestones: tuple = (0.7,)  # "step": fractions of training where lr is multiplied by lr_step_factor
+    lr_step_factor: float = 0.1  # multi-level §4.2: ÷10 at 70%
     weight_decay: float = 5e-5  # L2 factor on every conv kernel
     # Reproducibility, speed, devices
     seed: int = 0
@@ -56,6 +66,12 @@ class TrainConfig:
     def validate(self):
         """Raise ValueError naming the field and the bad value."""
         checks = [
+            (bool(self.objectives) and set(self.objectives) <= set(FAMILY_NAMES)
+             and len(set(self.objectives)) == len(self.objectives), "objectives",
+             f"distinct names from {FAMILY_NAMES}"),
+            (not self.objective_weights or (len(self.objective_weights) == len(self.objectives)
+                                            and min(self.objective_weights) >= 0),
+             "objective_weights", "empty or one weight >= 0 per objective"),
             (self.backbone in BACKBONE_NAMES, "backbone", f"one of {BACKBONE_NAMES}"),
             (self.width_multiplier > 0, "width_multiplier", "> 0"),
             (self.proj_dim > 0, "proj_dim", "> 0"),
@@ -71,10 +87,14 @@ class TrainConfig:
             (self.batch_size > 0, "batch_size", "> 0"),
             (self.epochs > 0, "epochs", "> 0"),
             (self.steps_per_epoch >= 0, "steps_per_epoch", ">= 0"),
-            (self.optimizer in ("sgd", "adam"), "optimizer", "'sgd' or 'adam'"),
+            (self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}"),
+            (self.adamw_weight_decay >= 0, "adamw_weight_decay", ">= 0"),
             (self.lr > 0, "lr", "> 0"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
-            (self.schedule in ("inverse-time", "cosine"), "schedule", "'inverse-time' or 'cosine'"),
+            (self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}"),
+            (all(0 < m < 1 for m in self.lr_milestones) and list(self.lr_milestones) == sorted(self.lr_milestones),
+             "lr_milestones", "increasing fractions in (0, 1)"),
+            (0 < self.lr_step_factor <= 1, "lr_step_factor", "in (0, 1]"),
             (self.lr_decay >= 0, "lr_decay", ">= 0"),
             (self.warmup_steps >= 0, "warmup_steps", ">= 0"),
             (self.weight_decay >= 0, "weight_decay", ">= 0"),
@@ -88,9 +108,12 @@ class TrainConfig:
                 raise ValueError(f"{field} must be {expected}, received {getattr(self, field.split('/')[0])!r}")
         return self
 
-    def to_json(self, path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(dataclasses.asdict(self), f, indent=2)
+    def to_json(self, path, **extra):
+        """Write the fields (and ``extra`` keys, ignored by ``from_json``) atomically."""
+        tmp = f"{path}.partial"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({**dataclasses.asdict(self), **extra}, f, indent=2)
+        os.replace(tmp, path)
 
     @classmethod
     def from_json(cls, path):

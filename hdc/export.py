@@ -6,7 +6,9 @@
   signature takes ``clips``: **uint8** (B, T, H, W, 3) RGB in [0, 255] (it
   rescales to [−1, 1] itself) and returns float32 ``block3``, ``block4``,
   ``block5`` (globally average-pooled taps, (B, C)) and ``embedding`` (the
-  u_o projection of the deepest pooled tap the objective uses (block 5 by default), L2-normalised, (B, proj_dim)). It serves
+  objective's embedding, L2-normalised, when it defines one — for a
+  ``Composite``, the first part that does; HDC: the u_o projection of the
+  deepest pooled tap it uses, block 5 by default). It serves
   in a process that has TensorFlow only::
 
       f = tf.saved_model.load("RUN/export").signatures["serving_default"]
@@ -30,9 +32,10 @@ def feature_extractor(backbone, objective):
     clips = keras.Input(shape=backbone.input_shape[1:], dtype="uint8", name="clips")
     taps = backbone(to_unit_range(clips, backbone.compute_dtype))
     outputs = {tap: keras.ops.cast(global_pool(taps[tap]), "float32") for tap in FEATURE_TAPS}
-    last = objective.taps[-1]  # the deepest tap the objective uses
-    projected = keras.ops.cast(objective.heads.project("o", last, global_pool(taps[last])), "float32")
-    outputs["embedding"] = projected / keras.ops.maximum(keras.ops.norm(projected, axis=-1, keepdims=True), 1e-12)
+    embedding = objective.embedding(taps)
+    if embedding is not None:
+        embedding = keras.ops.cast(embedding, "float32")
+        outputs["embedding"] = embedding / keras.ops.maximum(keras.ops.norm(embedding, axis=-1, keepdims=True), 1e-12)
     return keras.Model(clips, outputs, name="hdc_features")
 
 

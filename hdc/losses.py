@@ -25,7 +25,8 @@ NORM_EPSILON = 1e-6
 def loss_dtype(x):
     """float64 stays float64 (for exactness checks); anything else → float32,
     so the losses are float32 under a mixed-precision policy."""
-    return "float64" if keras.backend.standardize_dtype(x.dtype) == "float64" else "float32"
+    dtype = getattr(x, "dtype", "float32")  # a Python number computes in float32
+    return "float64" if keras.backend.standardize_dtype(dtype) == "float64" else "float32"
 
 
 def _l2_normalize(x):
@@ -192,7 +193,7 @@ def hd_nce(sc_losses, tc_losses, alpha=HDC_WEIGHTS, beta=HDC_WEIGHTS, blocks=HDC
         blocks: the block numbers that ``alpha`` and ``beta`` refer to.
 
     Returns:
-        ``(total, terms)``: the float32 weighted total and the *unweighted*
+        ``(total, terms)``: the float32 (float64 for float64 inputs) weighted total and the *unweighted*
         terms by name (``"sc_block3"``, …, ``"tc_block5"``), SC first, each in
         block order, only for the terms that are on.
     """
@@ -206,7 +207,7 @@ def hd_nce(sc_losses, tc_losses, alpha=HDC_WEIGHTS, beta=HDC_WEIGHTS, blocks=HDC
             raise ValueError(f"hd_nce: {prefix} losses for unknown blocks {unknown}; weights cover {blocks}")
         for block, weight in zip(blocks, weights):
             if block in losses:
-                term = ops.cast(losses[block], "float32")
+                term = ops.cast(losses[block], loss_dtype(losses[block]))
                 terms[f"{prefix}_block{block}"] = term
                 total = total + weight * term
     if not terms:

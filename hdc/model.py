@@ -1,16 +1,17 @@
 """The self-supervised model: a backbone, an objective, and the training step.
 
 ``HDCModel(backbone, objective)`` is a ``keras.Model``. Its input is one uint8
-tensor (B, V, T, H, W, 3): the V views an objective needs (HDC: u_o, u_s, u_t,
-in ``objective.views`` order), stacked on axis 1 so that a dataset element is a
-single tensor (MultiWorkerMirroredStrategy with Keras 3 ``fit`` fails on tuple
-elements, keras-team/keras#20585).
+tensor per batch (``hdc.packing``): the views the objective needs and its
+integer labels, packed per example, because MultiWorkerMirroredStrategy with
+Keras 3 ``fit`` fails on tuple and dict elements (keras-team/keras#20585). An
+objective without labels whose views share one shape also takes the views
+stacked on axis 1, (B, V, T, H, W, 3) (HDC: u_o, u_s, u_t).
 
 The forward pass (``call``) is backend-agnostic: pixels are rescaled to
-[−1, 1] on the device (HDC §3.3), all views go through the backbone in ONE
-batched call (instance norm makes this identical to separate calls), and the
-objective turns the taps into a dict of named losses. ``model(views)`` returns
-that dict for a single device.
+[−1, 1] on the device (HDC §3.3), the views of each clip length go through
+the backbone in ONE batched call (instance norm makes this identical to
+separate calls), and the objective (``hdc.objectives``; several of them in a
+``Composite``) turns the taps into a dict of named losses.
 
 ``train_step`` / ``test_step`` use the TensorFlow backend (``hdc.tf_step``):
 they gather candidates across replicas so that the negatives are the global
@@ -20,14 +21,15 @@ Usage in your own code::
 
     model = HDCModel(models.build_backbone("r3d18", kernel_regularizer=5e-5),
                      HDCObjective())
-    model.compile(optimizer=hdc.optim.paper_sgd())
+    model.compile(optimizer=hdc.optim.make_optimizer())
     model.fit(dataset)          # elements: uint8 (B, 3, T, H, W, 3)
 """
 
 import keras
 from keras import ops
 
-import hdc.objectives  # noqa: F401  (registers HDCObjective for .keras loading)
+from hdc import packing
+from hdc.objectives import context as make_context
 
 
 def to_unit_range(clips, dtype):
@@ -37,65 +39,106 @@ def to_unit_range(clips, dtype):
 
 @keras.saving.register_keras_serializable(package="hdc")
 class HDCModel(keras.Model):
-    """A backbone shared by all views plus an objective that owns its heads.
+    """A backbone shared by all views plus an objective that owns its heads and state.
 
     Args:
         backbone: a model from ``models.build_backbone`` (dict of taps out).
-        objective: a layer with ``views``, ``taps`` and
-            ``call(view_taps, gather=None, replica_offset=0) -> {name: scalar}``
-            whose ``"loss"`` entry is minimised (see ``hdc.objectives``).
-        input_views: the names of the views stacked on axis 1 of the input,
-            in order; the model feeds the objective the ones it needs (an
-            SC-only ablation never runs u_t through the backbone).
+        objective: an ``hdc.objectives.Objective`` (e.g. ``HDCObjective`` or a
+            ``Composite``).
+        input_views: the views packed in the input, in order (default: the
+            objective's views then raw views). Extra views are accepted and
+            never computed (an SC-only HDC ablation can read a 3-view batch).
+        clip_shape: (T, H, W, 3) of a 1× view (default: the backbone's input
+            shape, which must then be fully known). Views of m·T frames need
+            a backbone built with ``frames=None``.
+        total_steps: steps of the whole run, for objectives whose terms depend
+            on training progress (None: unknown).
     """
 
-    def __init__(self, backbone, objective, input_views=("o", "s", "t"), **kwargs):
+    def __init__(self, backbone, objective, input_views=None, clip_shape=None, total_steps=None, **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.objective = objective
-        self.input_views = tuple(input_views)
-        missing_views = set(objective.views) - set(self.input_views)
-        if missing_views:
-            raise ValueError(f"The objective needs views {sorted(missing_views)} absent from {self.input_views}")
+        self.total_steps = total_steps
+        needed = tuple(objective.views) + tuple(objective.raw_views)
+        self.input_views = tuple(input_views) if input_views is not None else needed
+        missing = set(needed) - set(self.input_views)
+        if missing:
+            raise ValueError(f"The objective needs views {sorted(missing)} absent from {self.input_views}")
         missing = set(objective.taps) - set(backbone.output)
         if missing:
             raise ValueError(f"The objective needs taps {sorted(missing)} that the backbone lacks")
-        self._view_index = [self.input_views.index(v) for v in objective.views]
-        # A symbolic call builds the heads and names the outputs to track.
-        symbolic = objective({v: {t: backbone.output[t] for t in objective.taps} for v in objective.views})
+        self.clip_shape = tuple(clip_shape or backbone.input_shape[1:])
+        self.layout = packing.make_layout(self.input_views, objective.labels, self.clip_shape, objective.view_frames)
+        self._check_backbone_frames(backbone)
+        objective.attach(backbone)
+        taps, context = self._symbolic_inputs()
+        symbolic = objective(taps, context=context)  # builds heads and state; names the outputs
         # "loss" = objective total + weight decay ("l2"); then every named output.
         self.trackers = {"loss": keras.metrics.Mean(name="loss"), "l2": keras.metrics.Mean(name="l2")}
         for name in symbolic:
             key = "objective" if name == "loss" else name
             self.trackers[key] = keras.metrics.Mean(name=key)
 
+    def _check_backbone_frames(self, backbone):
+        frames = backbone.input_shape[1]
+        for field in self.layout:
+            if field.kind == packing.VIEW and frames is not None and field.shape[0] != frames:
+                raise ValueError(
+                    f"View {field.name!r} has {field.shape[0]} frames but the backbone takes {frames}; "
+                    "build the backbone with input_shape=(None, H, W, 3) for views of several lengths"
+                )
+
+    def _symbolic_inputs(self):
+        shapes = {f.name: f.shape for f in self.layout}
+        dtype = self.backbone.compute_dtype
+        taps = {}
+        for view in self.objective.views:
+            out = self.backbone.compute_output_spec(keras.KerasTensor((None, *shapes[view]), dtype))
+            taps[view] = {tap: out[tap] for tap in self.objective.taps}
+        context = make_context(
+            clips={v: keras.KerasTensor((None, *shapes[v]), dtype) for v in self.objective.raw_views},
+            labels={f.name: keras.KerasTensor((None, *f.shape), "int32") for f in self.layout if f.kind == "label"},
+        )
+        context["step"], context["progress"] = keras.KerasTensor((), "int64"), keras.KerasTensor((), "float32")
+        return taps, context
+
     @property
     def metrics(self):
         return list(self.trackers.values())
 
-    def objective_outputs(self, views, training=False, gather=None, replica_offset=0):
-        """Views (B, V, T, H, W, 3) uint8 → the objective's dict of losses."""
-        shape = ops.shape(views)
-        expected = len(self.input_views)
-        if len(views.shape) != 6 or views.shape[1] not in (None, expected) or views.shape[-1] != 3:
-            raise ValueError(
-                f"Expected views shaped (batch, {expected} views {self.input_views}, frames, height, "
-                f"width, 3), received {tuple(views.shape)}"
-            )
-        num_views = len(self._view_index)
-        # (B, V, ...) → (V'·B, ...) for the V' views needed: one backbone call.
-        views = ops.take(views, self._view_index, axis=1) if num_views < expected else views
-        flat = ops.reshape(ops.transpose(views, (1, 0, 2, 3, 4, 5)), (-1,) + tuple(views.shape[2:]))
-        taps = self.backbone(to_unit_range(flat, self.backbone.compute_dtype), training=training)
-        view_taps = {}
-        for tap in self.objective.taps:
-            per_view = ops.reshape(taps[tap], (num_views, shape[0]) + tuple(taps[tap].shape[1:]))
-            for index, view in enumerate(self.objective.views):
-                view_taps.setdefault(view, {})[tap] = per_view[index]
-        return self.objective(view_taps, gather=gather, replica_offset=replica_offset)
+    def _step(self):
+        optimizer = getattr(self, "optimizer", None)
+        return optimizer.iterations if optimizer is not None else 0
 
-    def call(self, views, training=False):
-        return self.objective_outputs(views, training=training)
+    def objective_outputs(self, inputs, training=False, gather=None, replica_offset=0):
+        """Packed uint8 inputs → the objective's dict of losses."""
+        views, labels = packing.unpack(inputs, self.layout)
+        dtype = self.backbone.compute_dtype
+        # One backbone call per clip length, the views in objective order.
+        groups = {}
+        for view in self.objective.views:
+            groups.setdefault(views[view].shape[1], []).append(view)
+        view_taps = {}
+        for names in groups.values():
+            clips = ops.concatenate([views[v] for v in names], axis=0) if len(names) > 1 else views[names[0]]
+            taps = self.backbone(to_unit_range(clips, dtype), training=training)
+            for tap in self.objective.taps:
+                per_view = ops.reshape(taps[tap], (len(names), -1) + tuple(taps[tap].shape[1:]))
+                for index, view in enumerate(names):
+                    view_taps.setdefault(view, {})[tap] = per_view[index]
+        context = make_context(
+            clips={v: to_unit_range(views[v], dtype) for v in self.objective.raw_views},
+            labels=labels,
+            step=self._step(),
+            total_steps=self.total_steps,
+        )
+        return self.objective(
+            view_taps, gather=gather, replica_offset=replica_offset, context=context, training=training
+        )
+
+    def call(self, inputs, training=False):
+        return self.objective_outputs(inputs, training=training)
 
     def weight_decay(self):
         """Sum of the regularisation losses (L2 on the conv kernels), float32."""
@@ -115,10 +158,9 @@ class HDCModel(keras.Model):
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' TF trainer averages the first batch across workers before
         # its symbolic build; collective ops reject uint8, which breaks
-        # MultiWorkerMirroredStrategy. A zero batch of the input shape serves.
+        # MultiWorkerMirroredStrategy. A zero batch of the element size serves.
         if iterator is not None and data_batch is None:
-            shape = (1, len(self.input_views)) + tuple(self.backbone.input_shape[1:])
-            data_batch = ops.zeros(shape, "uint8")
+            data_batch = ops.zeros((1, packing.element_size(self.layout)), "uint8")
         return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def get_config(self):
@@ -127,6 +169,8 @@ class HDCModel(keras.Model):
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "objective": keras.saving.serialize_keras_object(self.objective),
             "input_views": list(self.input_views),
+            "clip_shape": list(self.clip_shape),
+            "total_steps": self.total_steps,
         }
 
     @classmethod

@@ -9,11 +9,10 @@ import keras
 import tensorflow as tf
 
 import models
-from data import pipelines, records
+from data import pipelines, recipes, records
 from data.augment import AugmentConfig
-from hdc import checkpoint, distribute, export, optim
+from hdc import checkpoint, distribute, export, families, optim, packing
 from hdc.model import HDCModel
-from hdc.objectives import HDCObjective
 
 
 class NonFiniteLoss(RuntimeError):
@@ -37,22 +36,17 @@ def training_files(config):
 
 
 def build_model(config, total_steps=None):
-    """The compiled HDC model for ``config`` (call inside the strategy scope)."""
+    """The compiled model of ``config.objectives`` (call inside the strategy scope)."""
+    objective = families.build_objective(config)
+    clip_shape = (config.frames, config.crop, config.crop, 3)
+    several_lengths = any(m != 1 for m in objective.view_frames.values())
     backbone = models.build_backbone(
         config.backbone,
-        input_shape=(config.frames, config.crop, config.crop, 3),
+        input_shape=(None,) + clip_shape[1:] if several_lengths else clip_shape,
         kernel_regularizer=config.weight_decay or None,
         width_multiplier=config.width_multiplier,
     )
-    objective = HDCObjective(
-        sc_blocks=tuple(config.sc_blocks),
-        tc_blocks=tuple(config.tc_blocks),
-        alpha=tuple(config.alpha),
-        beta=tuple(config.beta),
-        temperature=config.temperature,
-        proj_dim=config.proj_dim,
-    )
-    model = HDCModel(backbone, objective, name="hdc")
+    model = HDCModel(backbone, objective, clip_shape=clip_shape, total_steps=total_steps, name="hdc")
     model.compile(
         optimizer=optim.make_optimizer(
             config.optimizer,
@@ -62,16 +56,19 @@ def build_model(config, total_steps=None):
             config.lr_decay,
             total_steps,
             config.warmup_steps,
+            config.lr_milestones,
+            config.lr_step_factor,
+            config.adamw_weight_decay,
         ),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    model(keras.ops.zeros((1, len(model.input_views), config.frames, config.crop, config.crop, 3), "uint8"))
+    model(keras.ops.zeros((1, packing.element_size(model.layout)), "uint8"))
     return model
 
 
-def pretrain_dataset(config, files, num_videos, start_step):
-    clip = pipelines.ClipSpec(frames=config.frames, sample_size=config.resize, crop=config.crop)
+def view_recipes(config):
+    """Every view recipe, set from ``config``; the pipeline uses those the model's layout needs."""
     augment = AugmentConfig(
         scale_jitter=config.scale_jitter,
         flip=config.flip,
@@ -79,8 +76,20 @@ def pretrain_dataset(config, files, num_videos, start_step):
         channel_replication=config.channel_replication,
         tc_spatial_aug=config.tc_spatial_aug,
     )
+    return (recipes.HDCRecipe(augment),)
+
+
+def pretrain_dataset(config, layout, files, num_videos, start_step):
+    clip = pipelines.ClipSpec(frames=config.frames, sample_size=config.resize, crop=config.crop)
     return pipelines.pretrain_dataset(
-        files, config.batch_size, clip, augment, seed=config.seed, start_step=start_step, num_videos=num_videos
+        files,
+        config.batch_size,
+        clip,
+        seed=config.seed,
+        start_step=start_step,
+        num_videos=num_videos,
+        layout=layout,
+        recipes=view_recipes(config),
     )
 
 
@@ -115,8 +124,6 @@ def pretrain(config, verbose=1):
     os.makedirs(config.out, exist_ok=True)
     strategy = distribute.make_strategy(config.strategy, config.cpu_devices)
     chief = distribute.is_chief(strategy)
-    if chief:
-        config.to_json(os.path.join(config.out, "config.json"))
 
     files, num_videos = training_files(config)
     if num_videos < config.batch_size:
@@ -129,6 +136,9 @@ def pretrain(config, verbose=1):
     with strategy.scope():
         model = build_model(config, total_steps)
         step = checkpoint.restore(model, os.path.join(config.out, "checkpoints"))
+    if chief:  # the flags, plus every objective's full settings (its Keras config)
+        settings = {part.name: part.get_config() for part in model.objective.parts}
+        config.to_json(os.path.join(config.out, "config.json"), objective_settings=settings)
     saver, cbs = callbacks(config, chief)
     if step:
         print(f"Resuming from step {step} (epoch {step // steps_per_epoch + 1}) in {config.out}")
@@ -138,7 +148,7 @@ def pretrain(config, verbose=1):
         epoch, done = divmod(step, steps_per_epoch)
         last_epoch = config.epochs if done == 0 else epoch + 1
         model.fit(
-            pretrain_dataset(config, files, num_videos, step),
+            pretrain_dataset(config, model.layout, files, num_videos, step),
             initial_epoch=epoch,
             epochs=last_epoch,
             steps_per_epoch=steps_per_epoch - done if done else steps_per_epoch,

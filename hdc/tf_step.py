@@ -35,17 +35,17 @@ def _logs(model, outputs, l2):
     return {name: tf.reshape(t.result(), [1]) if rank1 else t.result() for name, t in model.trackers.items()}
 
 
-def _views(data):
+def _inputs(data):
     """``fit`` passes the element itself; ``train_on_batch(x)`` passes (x, None, None)."""
     return keras.utils.unpack_x_y_sample_weight(data)[0]
 
 
 def train_step(model, data):
-    views = _views(data)
+    views = _inputs(data)
     replicas, gather, offset = _replica_setup(model, views)
     with tf.GradientTape() as tape:
         outputs = model.objective_outputs(views, training=True, gather=gather, replica_offset=offset)
-        l2 = model.weight_decay()
+        l2 = tf.cast(model.weight_decay(), outputs["loss"].dtype)
         loss = (outputs["loss"] + l2) / replicas
         scaled = model.optimizer.scale_loss(loss)
     variables = model.trainable_variables
@@ -54,7 +54,7 @@ def train_step(model, data):
 
 
 def test_step(model, data):
-    views = _views(data)
+    views = _inputs(data)
     _, gather, offset = _replica_setup(model, views)
     outputs = model.objective_outputs(views, training=False, gather=gather, replica_offset=offset)
-    return _logs(model, outputs, model.weight_decay())
+    return _logs(model, outputs, tf.cast(model.weight_decay(), outputs["loss"].dtype))

@@ -27,4 +27,7 @@ def test_hdc_loss_and_gradients_equal_the_pin():
         keras.config.set_floatx("float32")
     assert set(got) == {k for k in pinned.files if not k.startswith("w")}
     for key, value in got.items():
-        np.testing.assert_allclose(value, pinned[key], rtol=1e-10, atol=1e-13, err_msg=key)
+        # The pin's loss values went through hd_nce's old float32 cast (it now keeps
+        # float64, as hdc.losses promises); the gradients never did.
+        rtol = 1e-10 if key.startswith("grad") else 1e-7
+        np.testing.assert_allclose(value, pinned[key], rtol=rtol, atol=1e-13, err_msg=key)

@@ -27,9 +27,9 @@ TINY = [
 ]  # fmt: skip
 
 
-def tiny_model(**objective_kwargs):
+def tiny_model(input_views=None, **objective_kwargs):
     backbone = models.build_backbone("r2plus1d10", input_shape=SHAPE, kernel_regularizer=5e-5)
-    return HDCModel(backbone, HDCObjective(**objective_kwargs))
+    return HDCModel(backbone, HDCObjective(**objective_kwargs), input_views=input_views)
 
 
 def test_user_compile_and_fit_reduces_loss_on_a_repeated_batch():
@@ -47,7 +47,7 @@ def test_ablation_views_are_chosen_from_the_three_view_input():
     """An SC-only objective needs u_o, u_s: u_t is never run, so changing it changes nothing."""
     keras.utils.set_random_seed(2)
     views = np.random.default_rng(2).integers(0, 256, (3, 3) + SHAPE, dtype=np.uint8)
-    model = tiny_model(tc_blocks=())
+    model = tiny_model(input_views=("o", "s", "t"), tc_blocks=())
     other = views.copy()
     other[:, 2] = 255 - other[:, 2]
     a, b = model(views), model(other)
@@ -78,7 +78,7 @@ def test_export_serves_in_a_process_without_the_project(tmp_path):
     taps = model.backbone(clips.astype("float32") / 127.5 - 1.0)
     for tap in ("block3", "block4", "block5"):
         expected = keras.ops.convert_to_numpy(taps[tap]).mean(axis=(1, 2, 3))
-        np.testing.assert_allclose(served[tap], expected, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(served[tap], expected, rtol=1e-4, atol=1e-4)  # float32 conv rounding
     np.testing.assert_allclose(np.linalg.norm(served["embedding"], axis=1), 1.0, rtol=1e-5)
 
 
@@ -176,13 +176,13 @@ def test_bad_flags_give_clear_errors(flags, message):
 
 @pytest.mark.parametrize("blocks", [("--tc-blocks", ""), ("--sc-blocks", "")])
 def test_single_contrast_ablations_build(blocks):
-    """SC-only and TC-only objectives need two views; the model still takes the pipeline's three."""
+    """SC-only and TC-only objectives need two views: the model and the pipeline carry only those."""
     import train
     from hdc.pretrain import build_model
 
     config, _ = train.config_from_args(["--backbone", "r2plus1d10", *blocks])
     model = build_model(config, total_steps=10)
-    assert len(model.objective.views) == 2 and model.input_views == ("o", "s", "t")
+    assert model.input_views == model.objective.views and len(model.input_views) == 2
 
 
 def test_optimizer_and_width_flags_reach_the_model():

@@ -44,7 +44,7 @@ def fingerprint(model, views):
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         outputs = model.objective_outputs(views, training=True)
-        loss = outputs["loss"] + model.weight_decay()
+        loss = outputs["loss"] + tf.cast(model.weight_decay(), outputs["loss"].dtype)
     grads = [g.numpy() for g in tape.gradient(loss, variables)]
     directions = np.random.default_rng(1)
     return {

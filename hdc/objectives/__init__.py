@@ -1,0 +1,19 @@
+"""Self-supervised objectives: one module per family, all following the
+contract of :mod:`hdc.objectives.base` (keras.ops and keras.layers only; no
+TensorFlow import).
+
+- ``HDCObjective`` (``hdc.objectives.hdc``): HDC's HD-NCE (Eqs. 4–6).
+- ``Composite`` (``hdc.objectives.composite``): a weighted sum of several.
+- ``MomentumCopy`` and ``Queue`` (``hdc.objectives.state``): the state
+  blocks that momentum-encoder and queue objectives are built from.
+
+Nothing registers itself by import side effect beyond Keras' serialisation
+names; the caller hands the objective to the model.
+"""
+
+from hdc.objectives.base import Objective, context
+from hdc.objectives.composite import Composite
+from hdc.objectives.hdc import HDCObjective
+from hdc.objectives.state import MomentumCopy, Queue
+
+__all__ = ["Composite", "HDCObjective", "MomentumCopy", "Objective", "Queue", "context"]
