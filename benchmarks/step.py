@@ -82,7 +82,7 @@ def _keras_worker(args, batch):
 
     import models
     from hdc.model import HDCModel
-    from hdc.objectives import HDCObjective
+    from hdc.objectives import Composite, HDCObjective
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -98,7 +98,8 @@ def _keras_worker(args, batch):
         args.backbone, input_shape=(args.frames, args.crop, args.crop, 3), kernel_regularizer=args.weight_decay
     )
     flops = models.conv_flops(backbone)
-    model = HDCModel(backbone, HDCObjective())
+    objective = HDCObjective(name="hdc")
+    model = HDCModel(backbone, Composite([objective]) if args.composite else objective)
     optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=args.momentum)
     clips = _clips(args, batch)
     info = {"backend": backend, "conv_flops_per_clip": flops, "params": backbone.count_params()}
@@ -280,7 +281,7 @@ def _shared_flags(args):
             "--steps", str(args.steps), "--warmup", str(args.warmup), "--intra-op", str(args.intra_op),
             "--inter-op", str(args.inter_op), "--weight-decay", str(args.weight_decay),
             "--momentum", str(args.momentum),
-            "--precision", args.precision] + ["--xla"] * args.xla
+            "--precision", args.precision] + ["--xla"] * args.xla + ["--composite"] * args.composite
 
 
 def _device():
@@ -414,6 +415,8 @@ def parse_args(argv=None):
                    help="float32, or bfloat16 compute (Keras mixed_bfloat16 policy, torch.autocast)")
     p.add_argument("--xla", action="store_true",
                    help="TensorFlow backend: compile the Keras step with XLA (jit_compile=True; off by default)")
+    p.add_argument("--composite", action="store_true",
+                   help="Keras side: HDC wrapped in a one-part Composite, as train.py runs it (its cost vs plain HDC)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory measurement (it runs one more worker per framework at 2× batch)")
     p.add_argument("--peak-tflops", type=float, default=None,

@@ -63,8 +63,15 @@ class Objective(keras.layers.Layer):
     taps = ()
 
     def attach(self, backbone):
-        """Called once by the model with its online backbone (e.g. to make a
-        momentum copy of it). Keep no tracked reference to ``backbone``."""
+        """Called once by the model with its online backbone, before the first
+        call (e.g. to make a momentum copy of it). Keep no tracked reference to
+        ``backbone``."""
+
+    def get_build_config(self):
+        # Not built on deserialisation: the model attaches the backbone first,
+        # then its first call builds (an objective whose weights must exist
+        # without a model, like HDCObjective, overrides this).
+        return None
 
     def embedding(self, taps):
         """The exported embedding of a clip's taps, (B, D), or None if the

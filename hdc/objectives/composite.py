@@ -52,7 +52,10 @@ class Composite(Objective):
         parts = self.parts
         self._views = tuple(_union("view", [(p, p.views) for p in parts]))
         self._raw_views = tuple(_union("raw view", [(p, p.raw_views) for p in parts]))
-        self._view_frames = _union("view_frames of view", [(p, p.view_frames) for p in parts])
+        self._view_frames = _union(
+            "view_frames of view",
+            [(p, {v: p.view_frames.get(v, 1) for v in p.views + p.raw_views}) for p in parts],
+        )
         self._labels = _union("label shape of", [(p, {k: tuple(v) for k, v in p.labels.items()}) for p in parts])
         self._taps = tuple(_union("tap", [(p, p.taps) for p in parts]))
 
