@@ -48,3 +48,14 @@ class ProjectionHeads(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pairs": [list(p) for p in self.pairs], "proj_dim": self.proj_dim}
+
+
+def mlp(widths, name, dtype=None):
+    """Dense layers of the given ``widths`` with ReLU between them (none after
+    the last): the MLP projection heads of SimCLR-style objectives."""
+    layers = [
+        keras.layers.Dense(width, activation="relu" if i < len(widths) - 1 else None, name=f"{name}_dense{i}",
+                           dtype=dtype)
+        for i, width in enumerate(widths)
+    ]
+    return keras.Sequential(layers, name=name)

@@ -181,3 +181,46 @@ def test_families_cover_the_config_names():
     assert set(families.BUILDERS) == set(FAMILY_NAMES)
     objective = families.build_objective(TrainConfig(objective_weights=(2.0,)))
     assert [p.name for p in objective.parts] == ["hdc"] and objective.weights_per_part == (2.0,)
+
+
+class LongAndShort(Objective):
+    """Reads a 2T-frame view beside a T-frame one; returns their block-5 taps' means."""
+
+    views, taps, view_frames = ("short", "long"), ("block5",), {"long": 2}
+
+    def call(self, view_taps, gather=None, replica_offset=0, context=None, training=None):
+        short, long = (view_taps[v]["block5"] for v in self.views)
+        steps = {f"{v}_t": keras.ops.cast(keras.ops.shape(view_taps[v]["block5"])[1], "float32") for v in self.views}
+        return {"loss": keras.ops.mean(short) + keras.ops.mean(long), **steps}
+
+
+def test_views_of_two_lengths_go_through_one_backbone():
+    keras.utils.set_random_seed(5)
+    backbone = models.build_backbone("c3d", input_shape=(None, 32, 32, 3), width_multiplier=0.125)
+    model = HDCModel(backbone, LongAndShort(), clip_shape=SHAPE)
+    assert [f.shape[0] for f in model.layout] == [8, 16]
+    rng = np.random.default_rng(5)
+    short = rng.integers(0, 256, (2,) + SHAPE, dtype=np.uint8)
+    long = rng.integers(0, 256, (2, 16) + SHAPE[1:], dtype=np.uint8)
+    out = model(np.concatenate([short.reshape(2, -1), long.reshape(2, -1)], axis=1))
+    assert (float(out["short_t"]), float(out["long_t"])) == (1.0, 2.0)
+    separate = [keras.ops.mean(backbone(x.astype("float32") / 127.5 - 1.0)["block5"]) for x in (short, long)]
+    np.testing.assert_allclose(float(out["loss"]), float(sum(separate)), rtol=1e-5)
+    with pytest.raises(ValueError, match="frames but the backbone takes 8"):
+        HDCModel(models.build_backbone("c3d", input_shape=SHAPE, width_multiplier=0.125), LongAndShort())
+
+
+def test_export_embedding_comes_from_the_first_part_that_defines_one():
+    from hdc import export
+
+    backbone = models.build_backbone("c3d", input_shape=SHAPE, width_multiplier=0.125)
+    hdc = HDCObjective(sc_blocks=(), tc_blocks=(5,), name="hdc")
+    model = HDCModel(backbone, Composite([Constant(name="const"), hdc]))
+    clips = np.random.default_rng(6).integers(0, 256, (2,) + SHAPE, dtype=np.uint8)
+    outputs = export.feature_extractor(model.backbone, model.objective)(clips)
+    taps = backbone(clips.astype("float32") / 127.5 - 1.0)
+    want = keras.ops.convert_to_numpy(hdc.embedding(taps))
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["embedding"]), want, rtol=1e-5, atol=1e-6)
+    plain = HDCModel(backbone, Constant(name="alone"))
+    assert "embedding" not in export.feature_extractor(plain.backbone, plain.objective).output

@@ -25,9 +25,10 @@ def test_hdc_loss_and_gradients_equal_the_pin():
         got = pin_hdc.fingerprint(model, views)
     finally:
         keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy("float32")
     assert set(got) == {k for k in pinned.files if not k.startswith("w")}
     for key, value in got.items():
         # The pin's loss values went through hd_nce's old float32 cast (it now keeps
         # float64, as hdc.losses promises); the gradients never did.
-        rtol = 1e-10 if key.startswith("grad") else 1e-7
+        rtol = 1e-10 if key.startswith("grad") else 5e-7  # a few float32 ulps
         np.testing.assert_allclose(value, pinned[key], rtol=rtol, atol=1e-13, err_msg=key)

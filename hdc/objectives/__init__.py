@@ -3,6 +3,8 @@ contract of :mod:`hdc.objectives.base` (keras.ops and keras.layers only; no
 TensorFlow import).
 
 - ``HDCObjective`` (``hdc.objectives.hdc``): HDC's HD-NCE (Eqs. 4–6).
+- ``SimCLRObjective`` (``simclr``), ``MoCoObjective`` (``moco``): videoSimCLR
+  and videoMoCo v1/v2 (video-simclr-moco-thesis §3).
 - ``Composite`` (``hdc.objectives.composite``): a weighted sum of several.
 - ``MomentumCopy`` and ``Queue`` (``hdc.objectives.state``): the state
   blocks that momentum-encoder and queue objectives are built from.
@@ -14,6 +16,9 @@ names; the caller hands the objective to the model.
 from hdc.objectives.base import Objective, context
 from hdc.objectives.composite import Composite
 from hdc.objectives.hdc import HDCObjective
+from hdc.objectives.moco import MoCoObjective
+from hdc.objectives.simclr import SimCLRObjective
 from hdc.objectives.state import MomentumCopy, Queue
 
-__all__ = ["Composite", "HDCObjective", "MomentumCopy", "Objective", "Queue", "context"]
+__all__ = ["Composite", "HDCObjective", "MoCoObjective", "MomentumCopy", "Objective", "Queue", "SimCLRObjective",
+           "context"]

@@ -28,6 +28,7 @@ SHAPE = (8, 32, 32, 3)
 def build():
     """The pinned model, views and random projection directions (float64)."""
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")  # in case a caller set the global policy explicitly
     keras.utils.set_random_seed(0)
     backbone = models.build_backbone("r2plus1d10", input_shape=SHAPE, kernel_regularizer=5e-5, width_multiplier=0.125)
     model = HDCModel(backbone, HDCObjective())

@@ -1,5 +1,6 @@
-"""Three train steps of a composite objective (HDC at block 5 + the stateful toy
-of tests/toy_objective.py: momentum encoder, queue, labels) on fixed global
+"""Three train steps of a composite objective (HDC at block 5, the stateful toy
+of tests/toy_objective.py with labels, and videoMoCo: momentum encoders and
+queues) on fixed global
 batches; saves the losses and every weight (EMA and queue included).
 Usage: replica_step.py OUT.npz {one,mirrored,multiworker} [cpu_devices]
 
@@ -26,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 import models  # noqa: E402
 from hdc import optim  # noqa: E402
 from hdc.model import HDCModel  # noqa: E402
-from hdc.objectives import Composite, HDCObjective  # noqa: E402
+from hdc.objectives import Composite, HDCObjective, MoCoObjective  # noqa: E402
 from toy_objective import ToyMomentumQueue  # noqa: E402
 
 SHAPE = (8, 32, 32, 3)
@@ -49,8 +50,9 @@ packed, labels = packed_batches(np.random.default_rng(0))
 with strategy.scope():
     backbone = models.build_backbone("r2plus1d10", input_shape=SHAPE, kernel_regularizer=5e-5, width_multiplier=0.25)
     objective = Composite(
-        [HDCObjective(sc_blocks=(5,), tc_blocks=(5,), name="hdc"), ToyMomentumQueue(queue_size=8, name="toy")],
-        weights=(0.5, 1.0),
+        [HDCObjective(sc_blocks=(5,), tc_blocks=(5,), name="hdc"), ToyMomentumQueue(queue_size=8, name="toy"),
+         MoCoObjective(dim=16, hidden=32, queue_size=8, momentum=0.9, name="moco")],
+        weights=(0.5, 1.0, 1.0),
     )
     model = HDCModel(backbone, objective, input_views=("o", "s", "t", "a", "b"))
     model.compile(optimizer=optim.make_optimizer("sgd", 0.1))

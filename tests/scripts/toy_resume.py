@@ -1,4 +1,4 @@
-"""Train the composite (HDC + the stateful toy objective) for 4 steps with step
+"""Train the composite (HDC, the stateful toy objective, videoMoCo) for 4 steps with step
 checkpoints, whole or killed and resumed. Usage: toy_resume.py DIR MODE
 
 - full:  4 steps, then save every model and optimizer variable to DIR/full.npz;
@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 import models  # noqa: E402
 from hdc import checkpoint, optim  # noqa: E402
 from hdc.model import HDCModel  # noqa: E402
-from hdc.objectives import Composite, HDCObjective  # noqa: E402
+from hdc.objectives import Composite, HDCObjective, MoCoObjective  # noqa: E402
 from toy_objective import ToyMomentumQueue  # noqa: E402
 
 SHAPE, BATCH, STEPS = (8, 32, 32, 3), 2, 4
@@ -36,7 +36,8 @@ labels = rng.integers(0, 5, STEPS * BATCH).astype("<i4")[:, None].view(np.uint8)
 dataset = tf.data.Dataset.from_tensor_slices(np.concatenate([views, labels], axis=1)).batch(BATCH)
 
 backbone = models.build_backbone("c3d", input_shape=SHAPE, kernel_regularizer=5e-5, width_multiplier=0.125)
-objective = Composite([HDCObjective(sc_blocks=(5,), tc_blocks=(4,), name="hdc"), ToyMomentumQueue(name="toy")])
+objective = Composite([HDCObjective(sc_blocks=(5,), tc_blocks=(4,), name="hdc"), ToyMomentumQueue(name="toy"),
+                       MoCoObjective(version=1, dim=8, queue_size=4, momentum=0.9, name="moco")])
 model = HDCModel(backbone, objective, input_views=("o", "s", "t", "a", "b"))
 model.compile(optimizer=optim.make_optimizer("sgd", 0.05))
 model(np.zeros((1, views.shape[1] + 4), np.uint8))

@@ -29,7 +29,7 @@ def loss_dtype(x):
     return "float64" if keras.backend.standardize_dtype(dtype) == "float64" else "float32"
 
 
-def _l2_normalize(x):
+def l2_normalize(x):
     """Cast to float32 (float64 stays) and L2-normalise the last axis.
 
     The squared norm is floored at ε² *before* the reciprocal square root, so
@@ -78,7 +78,7 @@ def contrastive_logits(anchors, candidates, temperature):
         float32 (..., B, M): ``sim(anchor_i, candidate_j) / τ`` (HDC Eq. 1).
     """
     _check_temperature(temperature)
-    similarity = ops.matmul(_l2_normalize(anchors), ops.swapaxes(_l2_normalize(candidates), -1, -2))
+    similarity = ops.matmul(l2_normalize(anchors), ops.swapaxes(l2_normalize(candidates), -1, -2))
     return similarity / ops.cast(temperature, similarity.dtype)
 
 
