@@ -1,6 +1,7 @@
 """Test-time clip/crop enumeration (hand-computed positions, short videos
 loop) and ``evaluate.py extract`` on a folder of small videos and on shards."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -121,3 +122,19 @@ def test_extract_rejects_an_empty_folder(tmp_path, capsys):
             "--frames", "8", "--crop", "32", "--out", str(tmp_path / "out")]
     assert evaluate.main(argv) == 2
     assert "holds no video files" in capsys.readouterr().err
+
+
+def test_vcop_feature_is_the_unpadded_pool5_of_a_16x112_clip():
+    """VCOP's C3D retrieval feature is 2×3×3×512 (9216-d): block5 2×7×7, (1, 2, 2) max-pool, no padding."""
+    import models
+    from hdc.evaluation.features import feature_model
+
+    backbone = models.build_backbone("c3d", input_shape=(16, 112, 112, 3), width_multiplier=0.125)
+    assert tuple(backbone.output["block5"].shape[1:4]) == (2, 7, 7)
+    model = feature_model(backbone, "vcop")
+    clips = np.random.default_rng(0).integers(0, 256, (1, 16, 112, 112, 3), dtype=np.uint8)
+    got = model.predict_on_batch(clips)
+    block5 = keras.ops.convert_to_numpy(backbone(clips.astype("float32") / 127.5 - 1.0)["block5"])[0]
+    want = block5[:, :6, :6].reshape(2, 3, 2, 3, 2, -1).max(axis=(2, 4))  # windows (0,1) (2,3) (4,5); row 6 dropped
+    assert got.shape == (1, 2 * 3 * 3 * 64)
+    np.testing.assert_allclose(got[0], want.reshape(-1), rtol=1e-4, atol=1e-4)  # float32 conv rounding

@@ -16,9 +16,11 @@ def to_unit_range(inputs):
 
 def pooled_feature(taps, feature):
     """Global-average-pooled ``blockN``, or ``vcop``: block5 max-pooled (1, 2, 2)
-    and flattened (VCOP's retrieval feature)."""
+    without padding and flattened — VCOP's retrieval feature, its pool5 output.
+    For 16×112×112 clips: C3D and R(2+1)D-10, block5 2×7×7×512 → 2×3×3×512 =
+    9216-d (VCOP's C3D conv5 feature); 3D-ResNet18, 1×4×4×512 → 1×2×2×512 = 2048-d."""
     if feature == "vcop":
-        x = keras.layers.MaxPooling3D((1, 2, 2), padding="same", name="vcop_pool")(taps["block5"])
+        x = keras.layers.MaxPooling3D((1, 2, 2), padding="valid", name="vcop_pool")(taps["block5"])
         return keras.layers.Flatten(name="vcop_flatten")(x)
     if feature not in taps:
         raise ValueError(f"feature {feature!r} is not a tap of the backbone ({sorted(taps)})")
