@@ -404,8 +404,8 @@ def parse_args(argv=None):
                    help="threads inside one op for TensorFlow and PyTorch (0 = framework default; "
                         "default: all cores)")
     p.add_argument("--inter-op", type=_non_negative_int, default=1,
-                   help="ops run in parallel for TensorFlow and PyTorch (0 = framework default; default 1, "
-                        "see DESIGN.md §8)")
+                   help="ops run in parallel for TensorFlow and PyTorch (0 = framework default; default 1: "
+                        "two multi-threaded convolutions at once fight over the cores)")
     p.add_argument("--weight-decay", type=float, default=5e-5,
                    help="L2 factor on the conv kernels, as a Keras regulariser and its PyTorch equivalent "
                         "(default 5e-5, HDC §3.3; 0 turns it off)")

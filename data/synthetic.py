@@ -3,8 +3,8 @@
 Each class is a shape x a motion family (``SHAPES`` x ``MOTIONS``), so
 neither one frame (which shows the shape, never the motion) nor the motion
 alone (shared by every shape) names the class. The design follows the
-lessons of DESIGN.md §8 so that classes survive HDC's augmentations (§3.3)
-and offer no shortcut:
+lessons of earlier prototypes (below) so that classes survive HDC's
+augmentations (§3.3) and offer no shortcut:
 
 - motion families are unchanged by a horizontal flip: back-and-forth along
   x, along y, rotation (either way) and zoom (pulsing size); a flip turns

@@ -23,7 +23,7 @@ def configure_cpu_threads():
 
     TensorFlow's default lets several multi-threaded convolutions run at once
     and fight over the cores; one inter-op thread measured faster for the HDC
-    step on 2 cores (DESIGN.md §8, benchmarks/step.py). No-op once TF started.
+    step on 2 cores (benchmarks/step.py, README "Performance"). No-op once TF started.
     """
     if not tf.config.list_physical_devices("GPU"):
         try:

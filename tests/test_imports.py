@@ -9,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Modules that must stay free of TensorFlow (DESIGN.md §2).
+# Modules that must stay free of TensorFlow, so they run under the JAX and PyTorch backends.
 BACKEND_AGNOSTIC = ["models", "hdc", "hdc.objectives", "hdc.losses", "hdc.packing", "hdc.model", "hdc.families", "hdc.optim"]
 
 FORWARD = """
