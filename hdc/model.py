@@ -46,7 +46,7 @@ class HDCModel(keras.Model):
         objective: an ``hdc.objectives.Objective`` (e.g. ``HDCObjective`` or a
             ``Composite``).
         input_views: the views packed in the input, in order (default: the
-            objective's views then raw views). Extra views are accepted and
+            objective's views then its other raw views). Extra views are accepted and
             never computed (an SC-only HDC ablation can read a 3-view batch).
         clip_shape: (T, H, W, 3) of a 1× view (default: the backbone's input
             shape, which must then be fully known). Views of m·T frames need
@@ -60,7 +60,8 @@ class HDCModel(keras.Model):
         self.backbone = backbone
         self.objective = objective
         self.total_steps = total_steps
-        needed = tuple(objective.views) + tuple(objective.raw_views)
+        # A view may be both encoded and read as pixels (multi-level's input-level transforms): once in the input.
+        needed = tuple(dict.fromkeys(tuple(objective.views) + tuple(objective.raw_views)))
         self.input_views = tuple(input_views) if input_views is not None else needed
         missing = set(needed) - set(self.input_views)
         if missing:
@@ -141,8 +142,10 @@ class HDCModel(keras.Model):
         return self.objective_outputs(inputs, training=training)
 
     def weight_decay(self):
-        """Sum of the regularisation losses (L2 on the conv kernels), float32."""
-        losses = [ops.cast(loss, "float32") for loss in self.losses]
+        """Sum of the regularisation losses (L2 on the conv kernels), float32
+        (float64 when the weights are float64)."""
+        dtype = "float64" if any(keras.backend.standardize_dtype(x.dtype) == "float64" for x in self.losses) else "float32"
+        losses = [ops.cast(loss, dtype) for loss in self.losses]
         return ops.sum(ops.stack(losses)) if losses else ops.zeros((), "float32")
 
     def train_step(self, data):
