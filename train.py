@@ -6,10 +6,23 @@ Re-running the same command with the same ``--out`` resumes.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
-from hdc.config import BACKBONE_NAMES, FAMILY_NAMES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, preset_values
+from hdc.config import (
+    AUGMENT_FAMILIES,
+    BACKBONE_NAMES,
+    FAMILY_NAMES,
+    MAX_SPEEDS,
+    OPTIMIZERS,
+    PAIR_TRANSFORMS,
+    PRESETS,
+    SCHEDULES,
+    THESIS_MODES,
+    TrainConfig,
+    preset_values,
+)
 
 DEFAULTS = TrainConfig()
 
@@ -35,6 +48,40 @@ def _name_list(text):
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"expected a comma list of {FAMILY_NAMES}, received {text!r}")
     return names
+
+
+def _add_augmentation_flags(p):
+    """Probabilities and strengths of the spatial families, and the view recipes' settings
+    (data.recipes; preview them with python -m data.preview)."""
+    d = DEFAULTS
+    g = p.add_argument_group("HDC's spatial family (HDC §3.3; also time-equivariant clips, without replication)")
+    g.add_argument("--scale-min", type=float, help=f"smallest crop area fraction of the scale jitter ({d.scale_min})")
+    g.add_argument("--flip-prob", type=float, help=f"horizontal flip probability ({d.flip_prob})")
+    g.add_argument("--color-prob", type=float, help=f"colour jitter probability ({d.color_prob})")
+    for name in ("brightness", "contrast", "saturation"):
+        g.add_argument(f"--{name}", type=float, help=f"{name} factor U(1 - x, 1 + x) ({getattr(d, name)})")
+    g.add_argument("--hue", type=float, help=f"hue shift U(-x, x), fraction of the circle ({d.hue})")
+    g.add_argument("--replication-prob", type=float, help=f"channel replication probability ({d.replication_prob})")
+    g = p.add_argument_group("the thesis' spatial family (videoSimCLR/MoCo thesis §3, §5.1)")
+    g.add_argument("--thesis-aug-mode", choices=THESIS_MODES, help="parameters per clip (chunk, default) or frame")
+    g.add_argument("--thesis-scale-min", type=float, help=f"smallest crop area fraction ({d.thesis_scale_min})")
+    g.add_argument("--thesis-flip-prob", type=float, help=f"horizontal flip probability ({d.thesis_flip_prob})")
+    g.add_argument("--thesis-color-prob", type=float, help=f"colour jitter probability ({d.thesis_color_prob})")
+    for name in ("brightness", "contrast", "saturation", "hue"):
+        g.add_argument(f"--thesis-{name}", type=float, help=f"colour jitter {name} ({getattr(d, 'thesis_' + name)})")
+    g.add_argument("--thesis-grayscale-prob", type=float, help=f"grayscale probability ({d.thesis_grayscale_prob})")
+    g.add_argument("--thesis-blur-prob", type=float, help=f"Gaussian blur probability ({d.thesis_blur_prob})")
+    g.add_argument("--thesis-blur-sigma", type=_float_list, help=f"blur sigma range lo,hi (px) {d.thesis_blur_sigma}")
+    g.add_argument("--thesis-blur-kernel", type=float, help=f"blur kernel side / view side ({d.thesis_blur_kernel})")
+    g = p.add_argument_group("view recipes: pair (videoSimCLR/MoCo), te (time-equivariant), mlfo (multi-level)")
+    g.add_argument("--pair-transform", choices=PAIR_TRANSFORMS, help=f"temporal transform of a, b ({d.pair_transform})")
+    g.add_argument("--pair-max-shift", type=int, help=f"s of the shift in [-s, s] frames ({d.pair_max_shift})")
+    g.add_argument("--pair-augment", choices=AUGMENT_FAMILIES, help=f"spatial family of a, b ({d.pair_augment})")
+    g.add_argument("--te-num-speeds", type=int, help=f"speed classes 1x,2x,4x,8x: the first n, 1..{MAX_SPEEDS}")
+    g.add_argument(
+        "--mlfo-permutation-length", type=int, help=f"L of the feature-level shuffle ({d.mlfo_permutation_length})"
+    )
+    g.add_argument("--mlfo-augment", choices=AUGMENT_FAMILIES, help=f"family of h1, h2, long ({d.mlfo_augment})")
 
 
 def build_parser():
@@ -90,6 +137,7 @@ def build_parser():
         ("--no-tc-spatial-aug", "tc_spatial_aug"),
     ]:
         g.add_argument(flag, dest=field, action="store_false", default=None, help=f"turn off {field.replace('_', ' ')}")
+    _add_augmentation_flags(p)
     g = p.add_argument_group("reproducibility, speed and devices")
     g.add_argument("--seed", type=int, help="random seed (data and initialisation)")
     g.add_argument("--deterministic", action="store_true", default=None, help="deterministic ops (exact resume)")
@@ -101,14 +149,20 @@ def build_parser():
     return p
 
 
-def config_from_args(argv=None):
-    """Parse flags into a validated TrainConfig: defaults < preset < flags."""
-    parser = build_parser()
+def config_from_args(argv=None, parser=None):
+    """Parse flags into a validated TrainConfig: defaults < preset < flags.
+
+    ``parser``: ``build_parser()`` by default, or a parser that extends it with flags of
+    its own (``data.preview``); those are not config fields and are left out.
+    """
+    parser = parser or build_parser()
     args = vars(parser.parse_args(argv))
     data = args.get("data") or DEFAULTS.data
     preset = args.pop("preset") or ("demo" if data == "synthetic" else "paper")
     backbone = args.get("backbone") or DEFAULTS.backbone
-    values = {**preset_values(preset, backbone), **{k: v for k, v in args.items() if v is not None}}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    flags = {k: v for k, v in args.items() if v is not None and k in fields}
+    values = {**preset_values(preset, backbone), **flags}
     config = TrainConfig(**values)
     try:
         config.validate()

@@ -1,11 +1,16 @@
-"""Input-pipeline throughput: HDC three-view videos/s from prepared shards vs. from mp4.
+"""Input-pipeline throughput: videos/s of each view recipe from prepared shards, and HDC's from mp4.
 
-    python -m benchmarks.pipeline [--data DIR] [--frames 16] [--crop 112] [--seconds 20]
+    python -m benchmarks.pipeline [--data DIR] [--recipes hdc,pair,te,long] [--frames 16] [--crop 112]
 
-Four measurements, each in its own subprocess:
-- ``tfrecord``: ``data.pipelines.pretrain_dataset`` (JPEG frames decoded in-graph, full
-  augmentation family) with all cores, and pinned to one core with one TF thread;
-- ``mp4``: the same videos decoded straight from their mp4 files with OpenCV
+Each measurement runs in its own subprocess, one after another:
+- ``tfrecord``, per recipe (``data.recipes``, with train.py's default settings from
+  ``hdc.pretrain.view_recipes``; all of a recipe's views and labels):
+  ``data.pipelines.pretrain_dataset`` (JPEG frames decoded in-graph, full augmentation
+  family) with all cores, and pinned to one core with one TF thread. Shards store one
+  JPEG per frame and only the sampled frames are decoded: "te" decodes at most 2T frames
+  at any speed (a sequential mp4 decode would read the whole 8× span, up to
+  2·((T − 1)·8 + 1) frames), "long" 2T, "pair" and "hdc" up to 2T;
+- ``mp4`` (HDC's three views): the same videos decoded straight from their mp4 files with OpenCV
   (sequential decode up to the last needed frame, resize to short side 128) plus the
   same sampling in numpy/OpenCV (two windows, a random square, three crops with scale
   jitter and flip; no colour jitter, so this is an upper bound for that path), with one
@@ -13,7 +18,9 @@ Four measurements, each in its own subprocess:
 
 ``--data`` is a prepared root (``python -m data.prepare``) whose records' ``path``
 fields name readable videos for the mp4 rows; by default the built-in synthetic
-dataset is used.
+dataset is used. The report also gives, for uniformly drawn time-equivariant
+transformations on these videos, how often ``data.temporal.place_pair`` had to reduce
+one (a short video: the order falls back to overlap or a speed drops).
 """
 
 import argparse
@@ -36,7 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=8, help="videos per batch (default 8)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per row, after warm-up (default 20)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--recipes", default="hdc,pair,te,long", help="view recipes to measure (default all four)")
     parser.add_argument("--worker", choices=["tfrecord", "mp4"], help=argparse.SUPPRESS)
+    parser.add_argument("--recipe", default="hdc", help=argparse.SUPPRESS)
     parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--process-index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -47,7 +56,28 @@ def parse_args(argv=None):
         parser.error(f"--crop ({args.crop}) must not exceed --sample-size ({args.sample_size})")
     if args.seconds <= 0:
         parser.error(f"--seconds must be > 0, received {args.seconds}")
+    args.recipes = tuple(name.strip() for name in args.recipes.split(",") if name.strip())
+    known = tuple(_default_recipes())
+    unknown = set(args.recipes + (args.recipe,)) - set(known)
+    if unknown or not args.recipes:
+        parser.error(f"--recipes must name some of {known}, received {sorted(unknown) or args.recipes}")
     return args
+
+
+def _default_recipes():
+    """{name: recipe} with train.py's default settings (``hdc.pretrain.view_recipes``)."""
+    from hdc.config import TrainConfig
+    from hdc.pretrain import view_recipes
+
+    return {recipe.name: recipe for recipe in view_recipes(TrainConfig())}
+
+
+def _recipe(args):
+    """The recipe ``args.recipe`` and the layout of every view and label it makes."""
+    from data.recipes import full_layout
+
+    recipe = _default_recipes()[args.recipe]
+    return recipe, full_layout((recipe,), (args.frames, args.crop, args.crop, 3))
 
 
 def _prepared_root(args):
@@ -110,7 +140,8 @@ def _tfrecord_worker(args):
         tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.threading.set_intra_op_parallelism_threads(1)
     clip = ClipSpec(args.frames, args.sample_size, args.crop)
-    dataset = pretrain_dataset(_files(args), args.batch_size, clip)
+    recipe, layout = _recipe(args)
+    dataset = pretrain_dataset(_files(args), args.batch_size, clip, layout=layout, recipes=(recipe,))
     if args.one_core:
         options = tf.data.Options()
         options.threading.private_threadpool_size = 1
@@ -162,8 +193,43 @@ def _mp4_worker(args):
     return _measure(lambda: _mp4_sample(paths[rng.integers(len(paths))], rng, args), 1, args.seconds)
 
 
-def _spawn(args, worker, one_core, process_index=0):
+def _te_reductions(files, frames):
+    """Fractions of uniformly drawn time-equivariant relative transformations (every speed
+    pair and order, one example per video and transformation) that ``place_pair`` reduced
+    on these videos: any change, the order falling back to overlap, a speed lowered."""
+    import itertools
+
+    import numpy as np
+    import tensorflow as tf
+
+    from data.records import parse_example
+    from data.temporal import ORDER_OVERLAP, SPEEDS, place_pair
+
+    lengths = [int(tf.shape(parse_example(r)["frames"])[0]) for r in tf.data.TFRecordDataset(files)]
+    grid = [(n, *c) for n in lengths for c in itertools.product(range(len(SPEEDS)), range(len(SPEEDS)), range(3))]
+    n, speed_p, speed_q, order = (np.asarray(column, np.int32) for column in zip(*grid))
+
+    def applied(n, speed_p, speed_q, order):
+        relative = {"speed_p": speed_p, "speed_q": speed_q, "direction_p": 0, "direction_q": 0, "order": order}
+        return place_pair(tf.constant([0, 0], tf.int64), n, frames, relative)[2]
+
+    data = tf.data.Dataset.from_tensor_slices((n, speed_p, speed_q, order)).map(applied).batch(len(grid))
+    labels = {k: np.asarray(v) for k, v in data.get_single_element().items()}
+    order_changed = labels["order"] != order
+    speed_changed = (labels["speed_p"] != speed_p) | (labels["speed_q"] != speed_q)
+    return {
+        "frames": frames,
+        "videos": len(lengths),
+        "video_frames_min_max": [min(lengths), max(lengths)],
+        "reduced": round(float((order_changed | speed_changed).mean()), 4),
+        "order_to_overlap": round(float((order_changed & (labels["order"] == ORDER_OVERLAP)).mean()), 4),
+        "speed_lowered": round(float(speed_changed.mean()), 4),
+    }
+
+
+def _spawn(args, worker, one_core, process_index=0, recipe="hdc"):
     command = [sys.executable, "-m", "benchmarks.pipeline", "--worker", worker, "--process-index", str(process_index)]
+    command += ["--recipe", recipe]
     command += ["--split", args.split, "--frames", str(args.frames), "--sample-size", str(args.sample_size)]
     command += ["--crop", str(args.crop), "--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
     if args.data:
@@ -195,18 +261,25 @@ def main(argv=None):
     args.data = _prepared_root(args)  # build the default dataset once, before the workers start
     frame_size = _frame_size(_files(args))
     print(f"data {args.data}: frames stored at {frame_size[0]}x{frame_size[1]} (first record)", flush=True)
+    reductions = _te_reductions(_files(args), args.frames)
+    print(f"time-equivariant pairs reduced by place_pair on these videos: {reductions}", flush=True)
     cores = len(os.sched_getaffinity(0))
-    rows = [  # run one after another, so that they do not compete for the cores
-        ("tfrecord", f"all {cores} cores", lambda: [_spawn(args, "tfrecord", False)]),
-        ("tfrecord", "1 core", lambda: [_spawn(args, "tfrecord", True)]),
-        ("mp4", f"{cores} processes", lambda: [_spawn(args, "mp4", False, i) for i in range(cores)]),
-        ("mp4", "1 core", lambda: [_spawn(args, "mp4", True)]),
+    rows = []  # run one after another, so that they do not compete for the cores
+    for name in args.recipes:
+        rows += [
+            ("tfrecord", name, f"all {cores} cores", lambda name=name: [_spawn(args, "tfrecord", False, recipe=name)]),
+            ("tfrecord", name, "1 core", lambda name=name: [_spawn(args, "tfrecord", True, recipe=name)]),
+        ]
+    rows += [
+        ("mp4", "hdc", f"{cores} processes", lambda: [_spawn(args, "mp4", False, i) for i in range(cores)]),
+        ("mp4", "hdc", "1 core", lambda: [_spawn(args, "mp4", True)]),
     ]
     results = []
-    for source, setting, start in rows:
+    for source, recipe, setting, start in rows:
         rate, per_cpu = _collect(start())
-        results.append({"source": source, "cores": setting, "videos_per_s": round(rate, 1), "videos_per_cpu_s": round(per_cpu, 1)})
-        print(f"{source:9s} {setting:14s} {rate:8.1f} three-view videos/s  {per_cpu:8.1f} per CPU-second", flush=True)
+        results.append({"source": source, "recipe": recipe, "cores": setting, "videos_per_s": round(rate, 1),
+                        "videos_per_cpu_s": round(per_cpu, 1)})  # fmt: skip
+        print(f"{source:9s} {recipe:5s} {setting:14s} {rate:8.1f} videos/s  {per_cpu:8.1f} per CPU-second", flush=True)
     report = {
         "frames": args.frames,
         "sample_size": args.sample_size,
@@ -215,6 +288,7 @@ def main(argv=None):
         "seconds": args.seconds,
         "data": args.data,
         "stored_frame_size": frame_size,
+        "te_reductions": reductions,
         "results": results,
     }
     if args.json:

@@ -228,7 +228,8 @@ def pretrain_dataset(
     when None. It must be exact, since it fixes the data-epoch boundaries.
     ``shuffle=False`` reads shards and records in file order (still random windows and
     augmentations). ``shuffle_buffer``: records permuted together (memory: that many
-    serialized videos).
+    serialized videos). Recipes with ``pair_shared`` need an even ``batch_size``, so
+    that partners 2k, 2k + 1 land in one batch.
     """
     _check_batch(batch_size)
     if start_step < 0:
@@ -236,6 +237,12 @@ def pretrain_dataset(
     view_shape = (clip.frames, clip.crop, clip.crop, 3)
     layout = layout or packing.make_layout(("o", "s", "t"), {}, view_shape)
     assigned = recipes_lib.assign(layout, recipes or (recipes_lib.HDCRecipe(augment),), clip.frames)
+    shared = [recipe.name for recipe, _ in assigned if recipe.pair_shared]
+    if shared and batch_size % 2:
+        raise ValueError(
+            f"batch_size must be even with recipe {shared[0]!r}: examples 2k and 2k + 1 share its "
+            f"relative temporal transformation (time-equivariant Fig. 3), received {batch_size}"
+        )
     files = [str(f) for f in files]
     num_videos = count_records(files) if num_videos is None and files else num_videos
     stream = _record_stream(files, seed, start_step * batch_size, num_videos, shuffle, shuffle_buffer)

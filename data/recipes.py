@@ -13,11 +13,23 @@ pipeline serves any set of recipes and decodes every frame once:
 ``key`` is the example's stateless seed (folded with the recipe's ``tag``),
 ``pair_key`` is shared by examples 2k and 2k + 1 of the stream (pair-shared
 transformations), ``wanted`` the names the model asks for. ``outputs(frames)``
-declares {view: frame multiple} and {label: shape}. ``pack`` writes one
-example in the layout of ``hdc.packing``.
+declares {view: frame multiple} and {label: shape}; ``pair_shared`` is true
+when partners 2k, 2k + 1 share a draw (the batch must then be even).
+``pack`` writes one example in the layout of ``hdc.packing``.
+
+| recipe | views | labels | paper |
+| --- | --- | --- | --- |
+| ``HDCRecipe`` "hdc" | o, s, t | — | HDC §3.1, §3.3 |
+| ``PairRecipe`` "pair" | a, b | pair_<label of ``temporal.pair_views``> | thesis §3, §5.1 |
+| ``TERecipe`` "te" | p, q | te_speed_p/q, te_direction_p/q, te_order, te_transform_id | time-equivariant §3.1–3.4 |
+| ``LongRecipe`` "long" | long (2T), h1, h2 | long_permutation (L,) | multi-level §3.3, §4.2 |
+
+Every view of a recipe gets its own spatial draw (key folds 3, 4, 5); temporal
+draws use folds 0 and 1 (fold 2 of the base key cuts the sample square).
 """
 
 import dataclasses
+import numbers
 
 import tensorflow as tf
 
@@ -39,6 +51,7 @@ class HDCRecipe:
     augment: aug.AugmentConfig = aug.AugmentConfig()
     name = "hdc"
     tag = 0
+    pair_shared = False
 
     def outputs(self, frames):
         return {"o": 1, "s": 1, "t": 1}, {}
@@ -62,6 +75,154 @@ class HDCRecipe:
             else:
                 out["t"] = aug.center_crop(clips["t"], crop)
         return out
+
+
+def _augment(clip, seed, crop, config):
+    """One spatial draw from the family ``config`` describes: the thesis' or HDC's."""
+    if isinstance(config, aug.ThesisAugmentConfig):
+        return aug.thesis_augment(clip, seed, crop, config)
+    return aug.spatial_augment(clip, seed, crop, config)
+
+
+def _views(key, clips, crop, wanted, augment, names):
+    """Each wanted view of ``names`` (clips of the same names), its own draw: folds 3, 4, ... by position."""
+    return {
+        view: _augment(clips[view], _fold(key, 3 + k), crop, augment) for k, view in enumerate(names) if view in wanted
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class PairRecipe:
+    """videoSimCLR / videoMoCo's two views (thesis §3, Fig. 2): one clip, two temporal
+    transformations (``temporal.pair_views``: "none", "shift", "drop", "reverse" or
+    "shuffle", one per run; §5.3–5.4 find shift best, s = 8 on UCF101, s = 4 on
+    HMDB51), then a spatial transformation per view. ``augment`` is the thesis'
+    family (``ThesisAugmentConfig``, chunk mode by default, §5.1) or HDC's
+    (``AugmentConfig``). Labels: ``pair_<name>`` for each label of the transform.
+    """
+
+    transform: str = "shift"
+    max_shift: int = 8
+    augment: aug.ThesisAugmentConfig | aug.AugmentConfig = aug.ThesisAugmentConfig()
+    name = "pair"
+    tag = 1
+    pair_shared = False
+
+    def __post_init__(self):
+        temporal.pair_label_shapes(self.transform, 1)  # raises on an unknown transform
+        if not isinstance(self.max_shift, numbers.Integral) or self.max_shift < 0:
+            raise ValueError(f"PairRecipe.max_shift must be a non-negative integer, received {self.max_shift!r}")
+
+    def outputs(self, frames):
+        shapes = temporal.pair_label_shapes(self.transform, frames)
+        return {"a": 1, "b": 1}, {f"pair_{k}": v for k, v in shapes.items()}
+
+    def indices(self, key, pair_key, num_frames, frames, wanted):
+        a, b, labels = temporal.pair_views(_fold(key, 0), num_frames, frames, self.transform, self.max_shift)
+        clips = {name: clip for name, clip in (("a", a), ("b", b)) if name in wanted}
+        return clips, {f"pair_{k}": v for k, v in labels.items()}
+
+    def views(self, key, clips, crop, wanted):
+        return _views(key, clips, crop, wanted, self.augment, ("a", "b"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TERecipe:
+    """Time-equivariant contrast's clips p, q (§3.1–3.2, Fig. 3). The relative temporal
+    transformation (speeds 1×/2×/4×/8× of p and q, directions, order of q relative to
+    p; ``temporal.relative_transform``) is drawn from the pair key, so examples 2k and
+    2k + 1 share it ("We apply the same temporal transformations to two training
+    examples in the batch"); each example places it in its own video
+    (``temporal.place_pair``, which may reduce it for short videos: the labels are what
+    was applied). ``num_speeds``: the first n speed classes. Spatial family: §3.4 names
+    "horizontal flipping, color-jittering, and random cropping", so HDC's family
+    (``AugmentConfig``) with channel replication off, one draw per clip (σ_p, σ_q).
+    Labels ``te_speed_p``, ``te_speed_q``, ``te_direction_p``, ``te_direction_q``,
+    ``te_order`` (``temporal`` numbering) and ``te_transform_id`` (``temporal.transform_id``).
+    """
+
+    num_speeds: int = len(temporal.SPEEDS)
+    augment: aug.AugmentConfig = aug.AugmentConfig(channel_replication=False)
+    name = "te"
+    tag = 2
+    pair_shared = True
+
+    def __post_init__(self):
+        if not isinstance(self.num_speeds, numbers.Integral) or not 1 <= self.num_speeds <= len(temporal.SPEEDS):
+            raise ValueError(
+                f"TERecipe.num_speeds must be an integer in [1, {len(temporal.SPEEDS)}], received {self.num_speeds!r}"
+            )
+
+    def outputs(self, frames):
+        labels = temporal.RELATIVE_LABELS + ("transform_id",)
+        return {"p": 1, "q": 1}, {f"te_{k}": () for k in labels}
+
+    def indices(self, key, pair_key, num_frames, frames, wanted):
+        relative = temporal.relative_transform(pair_key, self.num_speeds)
+        p, q, labels = temporal.place_pair(_fold(key, 0), num_frames, frames, relative)
+        labels["transform_id"] = temporal.transform_id(labels, self.num_speeds)
+        clips = {name: clip for name, clip in (("p", p), ("q", q)) if name in wanted}
+        return clips, {f"te_{k}": v for k, v in labels.items()}
+
+    def views(self, key, clips, crop, wanted):
+        return _views(key, clips, crop, wanted, self.augment, ("p", "q"))
+
+
+@dataclasses.dataclass(frozen=True)
+class LongRecipe:
+    """Multi-level feature optimisation's clips (§3.3, §4.2): 2T consecutive frames,
+    "uniformly split ... into two 16-frame clips" h1, h2 (the positive pair and the
+    short sequences v_s of L_ret, Eq. 13) and the 2T-frame long sequence v_l (view
+    ``long``, frame multiple 2; ``temporal.long_sequence``). The paper names no spatial
+    augmentation; as in the authors' public code, each of the three clips gets its own
+    draw of one family, the same on all its frames: ``augment`` is the thesis' family
+    (the closest to that code's crop, flip, grayscale and colour jitter) or HDC's.
+    (That code feeds the long span at every other frame, T frames; the paper's text,
+    followed here, says 32-frame long sequences.)
+
+    ``long_permutation`` (int32 (L,)): a per-example permutation for the
+    feature-level shuffle Aug_k of L_aug (Eq. 12), never the identity
+    (``temporal.shuffled_permutation``). L = ``permutation_length``, default 4: at
+    the paper's T = 16, block 4 of C3D and R(2+1)D-10 and block 3 of 3D-ResNet18
+    have T/4 = 4 time steps, and C3D/R(2+1)D block 3 has 8 = 2·4 (shuffled in 4
+    groups of 2); the authors' code augments exactly these below-top levels. Block 5
+    (2 steps, or 1 for 3D-ResNet18) has too few steps for a shuffle of 4.
+    """
+
+    permutation_length: int = 4
+    augment: aug.ThesisAugmentConfig | aug.AugmentConfig = aug.ThesisAugmentConfig()
+    name = "long"
+    tag = 3
+    pair_shared = False
+
+    def __post_init__(self):
+        if not isinstance(self.permutation_length, numbers.Integral) or self.permutation_length < 2:
+            raise ValueError(
+                f"LongRecipe.permutation_length must be an integer >= 2, received {self.permutation_length!r}"
+            )
+
+    def outputs(self, frames):
+        return {"long": 2, "h1": 1, "h2": 1}, {"long_permutation": (self.permutation_length,)}
+
+    def indices(self, key, pair_key, num_frames, frames, wanted):
+        long, first, second = temporal.long_sequence(_fold(key, 0), num_frames, frames)
+        clips = {name: clip for name, clip in (("long", long), ("h1", first), ("h2", second)) if name in wanted}
+        permutation = temporal.shuffled_permutation(_fold(key, 1), self.permutation_length)
+        return clips, {"long_permutation": permutation}
+
+    def views(self, key, clips, crop, wanted):
+        return _views(key, clips, crop, wanted, self.augment, ("long", "h1", "h2"))
+
+
+def full_layout(recipes, clip_shape):
+    """The ``hdc.packing`` layout of every view and label ``recipes`` make, in order
+    (for previews and benchmarks; training uses the model's layout)."""
+    views, labels, frames = {}, {}, clip_shape[0]
+    for recipe in recipes:
+        recipe_views, recipe_labels = recipe.outputs(frames)
+        views.update(recipe_views)
+        labels.update(recipe_labels)
+    return packing.make_layout(tuple(views), labels, clip_shape, views)
 
 
 def assign(layout, recipes, frames):

@@ -57,6 +57,11 @@ def _check_frames(frames):
         raise ValueError(f"frames must be a positive integer, received {frames!r}")
 
 
+def _check_transform(transform):
+    if transform not in PAIR_TRANSFORMS:
+        raise ValueError(f"transform must be one of {PAIR_TRANSFORMS}, received {transform!r}")
+
+
 def clip_indices(start, num_frames, frames, speed=1, reverse=False):
     """Indices (start + speed·k) mod num_frames for k = 0..frames−1, reversed if ``reverse``."""
     indices = (start + speed * tf.range(frames)) % tf.cast(num_frames, tf.int32)
@@ -81,6 +86,26 @@ def random_permutation(seed, length):
     drawn in the pipeline so it is deterministic and resumable.
     """
     return tf.argsort(tf.random.stateless_uniform([length], seed))
+
+
+def shuffled_permutation(seed, length):
+    """A uniformly random permutation of 0..length−1 other than the identity, int32 (length,).
+
+    Multi-level §3.3 (Eq. 12) contrasts f with Aug_k(f) as a negative pair ("temporal
+    transformations that result in semantically inconsistent motion patterns"); the
+    identity would make that negative equal to f itself, so it is redrawn, from
+    fold_in(seed, k) at the k-th retry (uniform over the length! − 1 others; on average
+    length!/(length! − 1) draws).
+    """
+    if not isinstance(length, numbers.Integral) or length < 2:
+        raise ValueError(f"length must be an integer >= 2 (a permutation other than the identity), received {length!r}")
+    identity = tf.range(length)
+    _, permutation = tf.while_loop(
+        lambda k, p: tf.reduce_all(tf.equal(p, identity)),
+        lambda k, p: (k + 1, random_permutation(_fold(seed, k + 1), length)),
+        (tf.constant(0), random_permutation(seed, length)),
+    )
+    return permutation
 
 
 def long_sequence(seed, num_frames, frames):
@@ -177,6 +202,19 @@ def transform_id(labels, num_speeds=len(SPEEDS)):
     return value * 3 + labels["order"]
 
 
+def pair_label_shapes(transform, frames):
+    """{label: per-example shape} of the labels ``pair_views`` returns for ``transform``."""
+    _check_frames(frames)
+    _check_transform(transform)
+    return {
+        "none": {},
+        "shift": {"shift": ()},
+        "drop": {"parity_a": ()},
+        "reverse": {"reversed_view": ()},
+        "shuffle": {"permutation_a": (frames,), "permutation_b": (frames,)},
+    }[transform]
+
+
 def pair_views(seed, num_frames, frames, transform, max_shift=8):
     """Two T-frame views of one clip for videoSimCLR / videoMoCo (thesis §3 "Temporal transformation").
 
@@ -200,8 +238,7 @@ def pair_views(seed, num_frames, frames, transform, max_shift=8):
       view[i] = clip[permutation[i]], clip the T consecutive indices.
     """
     _check_frames(frames)
-    if transform not in PAIR_TRANSFORMS:
-        raise ValueError(f"transform must be one of {PAIR_TRANSFORMS}, received {transform!r}")
+    _check_transform(transform)
     if not isinstance(max_shift, numbers.Integral) or max_shift < 0:
         raise ValueError(f"max_shift must be a non-negative integer, received {max_shift!r}")
     n = tf.cast(num_frames, tf.int32)

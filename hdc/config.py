@@ -10,6 +10,11 @@ BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
 FAMILY_NAMES = ("hdc",)  # objective families train.py can build (hdc.families)
 OPTIMIZERS = ("sgd", "adam", "adamw")  # hdc.optim
 SCHEDULES = ("inverse-time", "cosine", "step")
+# Mirrors of data.temporal / data.augment names (this module must not import TensorFlow)
+PAIR_TRANSFORMS = ("none", "shift", "drop", "reverse", "shuffle")  # data.temporal.PAIR_TRANSFORMS
+THESIS_MODES = ("chunk", "frame")  # data.augment.THESIS_MODES
+AUGMENT_FAMILIES = ("thesis", "hdc")  # spatial family of the pair and long recipes
+MAX_SPEEDS = 4  # len(data.temporal.SPEEDS): 1x, 2x, 4x, 8x
 
 
 @dataclasses.dataclass
@@ -37,6 +42,39 @@ class TrainConfig:
     flip: bool = True
     scale_jitter: bool = True
     tc_spatial_aug: bool = True  # spatial augmentation of u_t (§4.1)
+    # Augmentation and view recipes (data.recipes, data.augment, data.temporal)
+    # HDC's spatial family Φ (§3.3; data.augment.AugmentConfig), also the
+    # time-equivariant views' (§3.4), there without channel replication
+    scale_min: float = 0.3  # crop area fraction ~ U(scale_min, 1) (scale jitter)
+    flip_prob: float = 0.5  # horizontal flip
+    color_prob: float = 0.8  # colour jitter
+    brightness: float = 0.4  # jitter factors U(1 - x, 1 + x)
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.1  # hue shift U(-hue, hue), fraction of the hue circle
+    replication_prob: float = 0.5  # channel replication
+    # The thesis' spatial family (videoSimCLR/MoCo thesis §3, §5.1; strengths of its code)
+    thesis_aug_mode: str = "chunk"  # "chunk": one parameter set per clip (§5.1); "frame": per frame
+    thesis_scale_min: float = 0.08  # random resized crop area ~ U(thesis_scale_min, 1) (§5.1)
+    thesis_flip_prob: float = 0.5
+    thesis_color_prob: float = 0.8
+    thesis_brightness: float = 0.4  # 0.8 x strength 0.5, and so on
+    thesis_contrast: float = 0.4
+    thesis_saturation: float = 0.4
+    thesis_hue: float = 0.1
+    thesis_grayscale_prob: float = 0.2
+    thesis_blur_prob: float = 0.5
+    thesis_blur_sigma: tuple = (0.1, 2.0)  # Gaussian blur sigma ~ U(lo, hi), pixels
+    thesis_blur_kernel: float = 0.1  # kernel side / view side (odd)
+    # Recipe "pair": videoSimCLR / videoMoCo views a, b (thesis §3)
+    pair_transform: str = "shift"  # "none", "shift", "drop", "reverse" or "shuffle" (§5.3-5.4: shift)
+    pair_max_shift: int = 8  # s of RandomShift [-s, s] (§5.3: 8 on UCF101, 4 on HMDB51)
+    pair_augment: str = "thesis"  # spatial family of a, b: "thesis" or "hdc"
+    # Recipe "te": time-equivariant clips p, q (§3.2)
+    te_num_speeds: int = 4  # speed classes 1x, 2x, 4x, 8x: the first n
+    # Recipe "long": multi-level clips h1, h2 and the 2T-frame long sequence (§3.3, §4.2)
+    mlfo_permutation_length: int = 4  # L of the per-example feature-level shuffle (data.recipes.LongRecipe)
+    mlfo_augment: str = "thesis"  # spatial family of h1, h2, long: "thesis" or "hdc"
     # Optimisation (§3.3)
     batch_size: int = 128  # global batch: clips from different videos
     epochs: int = 100
@@ -84,6 +122,7 @@ class TrainConfig:
             (self.synthetic_size in ("small", "large"), "synthetic_size", "'small' or 'large'"),
             (self.frames > 0, "frames", "> 0"),
             (0 < self.crop <= self.resize, "crop", f"in 1..resize ({self.resize})"),
+            *self._augmentation_checks(),
             (self.batch_size > 0, "batch_size", "> 0"),
             (self.epochs > 0, "epochs", "> 0"),
             (self.steps_per_epoch >= 0, "steps_per_epoch", ">= 0"),
@@ -107,6 +146,29 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"{field} must be {expected}, received {getattr(self, field.split('/')[0])!r}")
         return self
+
+    def _augmentation_checks(self):
+        """(ok, field, expected) of the augmentation and view-recipe fields."""
+        probabilities = ("flip_prob", "color_prob", "replication_prob", "thesis_flip_prob", "thesis_color_prob",
+                         "thesis_grayscale_prob", "thesis_blur_prob")
+        strengths = ("brightness", "contrast", "saturation", "thesis_brightness", "thesis_contrast",
+                     "thesis_saturation")
+        lo, hi = (tuple(self.thesis_blur_sigma) + (0, 0))[:2]
+        return [
+            *((0 <= getattr(self, name) <= 1, name, "in [0, 1]") for name in probabilities),
+            *((0 <= getattr(self, name) < 1, name, "in [0, 1)") for name in strengths),
+            *((0 <= getattr(self, name) <= 0.5, name, "in [0, 0.5]") for name in ("hue", "thesis_hue")),
+            *((0 < getattr(self, name) <= 1, name, "in (0, 1]") for name in ("scale_min", "thesis_scale_min")),
+            (self.thesis_aug_mode in THESIS_MODES, "thesis_aug_mode", f"one of {THESIS_MODES}"),
+            (len(self.thesis_blur_sigma) == 2 and 0 < lo <= hi, "thesis_blur_sigma", "two numbers 0 < lo <= hi"),
+            (0 < self.thesis_blur_kernel <= 1, "thesis_blur_kernel", "in (0, 1]"),
+            (self.pair_transform in PAIR_TRANSFORMS, "pair_transform", f"one of {PAIR_TRANSFORMS}"),
+            (self.pair_max_shift >= 0, "pair_max_shift", ">= 0"),
+            (self.pair_augment in AUGMENT_FAMILIES, "pair_augment", f"one of {AUGMENT_FAMILIES}"),
+            (1 <= self.te_num_speeds <= MAX_SPEEDS, "te_num_speeds", f"in 1..{MAX_SPEEDS}"),
+            (self.mlfo_permutation_length >= 2, "mlfo_permutation_length", ">= 2"),
+            (self.mlfo_augment in AUGMENT_FAMILIES, "mlfo_augment", f"one of {AUGMENT_FAMILIES}"),
+        ]
 
     def to_json(self, path, **extra):
         """Write the fields (and ``extra`` keys, ignored by ``from_json``) atomically."""

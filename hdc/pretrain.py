@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import models
 from data import pipelines, recipes, records
-from data.augment import AugmentConfig
+from data.augment import AugmentConfig, ThesisAugmentConfig
 from hdc import checkpoint, distribute, export, families, optim, packing
 from hdc.model import HDCModel
 
@@ -68,15 +68,48 @@ def build_model(config, total_steps=None):
 
 
 def view_recipes(config):
-    """Every view recipe, set from ``config``; the pipeline uses those the model's layout needs."""
+    """Every view recipe, set from ``config``; the pipeline uses those the model's layout needs.
+
+    HDC's family (``AugmentConfig``) serves HDC and, without channel replication, the
+    time-equivariant clips; the thesis' family serves the pair and long recipes unless
+    ``pair_augment`` / ``mlfo_augment`` say "hdc".
+    """
     augment = AugmentConfig(
         scale_jitter=config.scale_jitter,
+        scale=(config.scale_min, 1.0),
         flip=config.flip,
+        flip_prob=config.flip_prob,
         color_jitter=config.color_jitter,
+        color_prob=config.color_prob,
+        brightness=config.brightness,
+        contrast=config.contrast,
+        saturation=config.saturation,
+        hue=config.hue,
         channel_replication=config.channel_replication,
+        replication_prob=config.replication_prob,
         tc_spatial_aug=config.tc_spatial_aug,
     )
-    return (recipes.HDCRecipe(augment),)
+    thesis = ThesisAugmentConfig(
+        mode=config.thesis_aug_mode,
+        scale=(config.thesis_scale_min, 1.0),
+        flip_prob=config.thesis_flip_prob,
+        color_prob=config.thesis_color_prob,
+        brightness=config.thesis_brightness,
+        contrast=config.thesis_contrast,
+        saturation=config.thesis_saturation,
+        hue=config.thesis_hue,
+        grayscale_prob=config.thesis_grayscale_prob,
+        blur_prob=config.thesis_blur_prob,
+        blur_sigma=tuple(config.thesis_blur_sigma),
+        blur_kernel=config.thesis_blur_kernel,
+    )
+    family = {"thesis": thesis, "hdc": augment}
+    return (
+        recipes.HDCRecipe(augment),
+        recipes.PairRecipe(config.pair_transform, config.pair_max_shift, family[config.pair_augment]),
+        recipes.TERecipe(config.te_num_speeds, dataclasses.replace(augment, channel_replication=False)),
+        recipes.LongRecipe(config.mlfo_permutation_length, family[config.mlfo_augment]),
+    )
 
 
 def pretrain_dataset(config, layout, files, num_videos, start_step):
