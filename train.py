@@ -17,6 +17,7 @@ from hdc.config import (
     MAX_SPEEDS,
     OPTIMIZERS,
     PAIR_TRANSFORMS,
+    METHODS,
     PRESETS,
     SCHEDULES,
     THESIS_MODES,
@@ -89,6 +90,22 @@ def build_parser():
     g = p.add_argument_group("objectives")
     g.add_argument("--objectives", type=_name_list, help=f"comma list of {FAMILY_NAMES} trained together (default hdc)")
     g.add_argument("--objective-weights", type=_float_list, help="one weight per objective (default 1 each)")
+    g.add_argument(
+        "--method",
+        choices=sorted(METHODS),
+        help="a method's published settings: its objective, optimiser, schedule and augmentation "
+        "(applied over --preset; explicit flags win; default hdc)",
+    )
+    g = p.add_argument_group("videoSimCLR and videoMoCo (video-simclr-moco-thesis §3)")
+    g.add_argument("--simclr-temperature", type=float, help=f"NT-Xent τ ({DEFAULTS.simclr_temperature})")
+    g.add_argument("--simclr-hidden", type=int, help=f"MLP hidden width ({DEFAULTS.simclr_hidden})")
+    g.add_argument("--simclr-dim", type=int, help=f"MLP output width ({DEFAULTS.simclr_dim})")
+    g.add_argument("--moco-version", type=int, choices=(1, 2), help="1: linear head; 2: MLP head (default 2)")
+    g.add_argument("--moco-queue-size", type=int, help=f"K, a multiple of the batch ({DEFAULTS.moco_queue_size})")
+    g.add_argument("--moco-momentum", type=float, help=f"key encoder momentum m ({DEFAULTS.moco_momentum})")
+    g.add_argument("--moco-temperature", type=float, help=f"τ ({DEFAULTS.moco_temperature})")
+    g.add_argument("--moco-dim", type=int, help=f"query/key width ({DEFAULTS.moco_dim})")
+    g.add_argument("--moco-hidden", type=int, help=f"v2 MLP hidden width ({DEFAULTS.moco_hidden})")
     g = p.add_argument_group("model and data")
     g.add_argument("--backbone", choices=BACKBONE_NAMES, help=f"encoder (default {DEFAULTS.backbone})")
     g.add_argument(
@@ -159,10 +176,11 @@ def config_from_args(argv=None, parser=None):
     args = vars(parser.parse_args(argv))
     data = args.get("data") or DEFAULTS.data
     preset = args.pop("preset") or ("demo" if data == "synthetic" else "paper")
+    method = args.pop("method") or "hdc"
     backbone = args.get("backbone") or DEFAULTS.backbone
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     flags = {k: v for k, v in args.items() if v is not None and k in fields}
-    values = {**preset_values(preset, backbone), **flags}
+    values = {**preset_values(preset, backbone, method), **flags}
     config = TrainConfig(**values)
     try:
         config.validate()

@@ -7,7 +7,7 @@ import json
 import os
 
 BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
-FAMILY_NAMES = ("hdc",)  # objective families train.py can build (hdc.families)
+FAMILY_NAMES = ("hdc", "simclr", "moco")  # objective families train.py can build (hdc.families)
 OPTIMIZERS = ("sgd", "adam", "adamw")  # hdc.optim
 SCHEDULES = ("inverse-time", "cosine", "step")
 # Mirrors of data.temporal / data.augment names (this module must not import TensorFlow)
@@ -42,6 +42,17 @@ class TrainConfig:
     flip: bool = True
     scale_jitter: bool = True
     tc_spatial_aug: bool = True  # spatial augmentation of u_t (§4.1)
+    # videoSimCLR (video-simclr-moco-thesis §3, Eq. 1; values of the thesis code)
+    simclr_temperature: float = 0.5  # τ of NT-Xent
+    simclr_hidden: int = 512  # MLP 512 → hidden → simclr_dim, ReLU between
+    simclr_dim: int = 256  # F(clip) ∈ R^256
+    # videoMoCo (thesis §3, Eq. 2; MoCo's defaults in the thesis code)
+    moco_version: int = 2  # 1: linear head; 2: MLP head (with the "moco" method: stronger augmentation, cosine)
+    moco_queue_size: int = 8192  # K, a multiple of the global batch (thesis Table 5: 8192 UCF101, 1024 HMDB51)
+    moco_momentum: float = 0.999  # m of the key encoder's moving average
+    moco_temperature: float = 0.07  # τ
+    moco_dim: int = 128  # query/key width
+    moco_hidden: int = 512  # v2's MLP hidden width (512 → 512 → 128)
     # Augmentation and view recipes (data.recipes, data.augment, data.temporal)
     # HDC's spatial family Φ (§3.3; data.augment.AugmentConfig), also the
     # time-equivariant views' (§3.4), there without channel replication
@@ -123,6 +134,7 @@ class TrainConfig:
             (self.frames > 0, "frames", "> 0"),
             (0 < self.crop <= self.resize, "crop", f"in 1..resize ({self.resize})"),
             *self._augmentation_checks(),
+            *self._family_checks(),
             (self.batch_size > 0, "batch_size", "> 0"),
             (self.epochs > 0, "epochs", "> 0"),
             (self.steps_per_epoch >= 0, "steps_per_epoch", ">= 0"),
@@ -146,6 +158,20 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"{field} must be {expected}, received {getattr(self, field.split('/')[0])!r}")
         return self
+
+    def _family_checks(self):
+        """(ok, field, expected) of the objective families' fields."""
+        moco = "moco" in self.objectives
+        return [
+            (self.simclr_temperature > 0, "simclr_temperature", "> 0"),
+            (self.simclr_hidden > 0 and self.simclr_dim > 0, "simclr_hidden", "> 0 (and simclr_dim > 0)"),
+            (self.moco_version in (1, 2), "moco_version", "1 or 2"),
+            (0 <= self.moco_momentum < 1, "moco_momentum", "in [0, 1)"),
+            (self.moco_temperature > 0, "moco_temperature", "> 0"),
+            (self.moco_dim > 0 and self.moco_hidden > 0, "moco_dim", "> 0 (and moco_hidden > 0)"),
+            (not moco or (self.moco_queue_size >= self.batch_size and self.moco_queue_size % self.batch_size == 0),
+             "moco_queue_size", f"a multiple of batch_size ({self.batch_size}) with --objectives moco"),
+        ]
 
     def _augmentation_checks(self):
         """(ok, field, expected) of the augmentation and view-recipe fields."""
@@ -187,14 +213,30 @@ class TrainConfig:
 
 # Demo-sized settings for the built-in synthetic data on a 2-core CPU; every
 # other field keeps the paper's value. `--preset paper` uses the defaults.
-DEMO = dict(frames=8, crop=48, resize=64, batch_size=8, epochs=3, steps_per_epoch=10, lr=0.05, checkpoint_every=10)
+DEMO = dict(frames=8, crop=48, resize=64, batch_size=8, epochs=3, steps_per_epoch=10, lr=0.05, checkpoint_every=10,
+            moco_queue_size=64)  # the small synthetic set has 112 videos: a queue well below that
 PRESETS = {"paper": {}, "demo": DEMO}
+# Each method's published settings (--method), applied over the size preset; explicit flags win.
+# PyTorch's weight_decay w adds w·θ to the gradient, a Keras L2 factor of w / 2.
+_THESIS_MOCO = dict(objectives=("moco",), optimizer="sgd", lr=0.03, momentum=0.9, weight_decay=5e-5,
+                    pair_transform="none", pair_augment="thesis", thesis_scale_min=0.2)
+METHODS = {
+    "hdc": {},  # HDC §3.3: the defaults
+    # videoSimCLR, thesis code: Adam 3e-4 (weight decay 1e-6), cosine, τ 0.5, shift s = 8, thesis family
+    "simclr": dict(objectives=("simclr",), optimizer="adam", lr=3e-4, weight_decay=5e-7, schedule="cosine",
+                   pair_transform="shift", pair_max_shift=8, pair_augment="thesis"),
+    # videoMoCo v2 (MoCo v2 in the thesis code): SGD 0.03, weight decay 1e-4, cosine, MLP head, its augmentation
+    "moco": dict(_THESIS_MOCO, moco_version=2, schedule="cosine"),
+    # videoMoCo v1: linear head, ÷10 at 60% and 80% (epochs 120, 160 of 200), MoCo v1's augmentation
+    "moco-v1": dict(_THESIS_MOCO, moco_version=1, schedule="step", lr_milestones=(0.6, 0.8), thesis_color_prob=1.0,
+                    thesis_hue=0.4, thesis_blur_prob=0.0),
+}
 # 3D-ResNet18 strides 16 in time and 32 in space: the demo clip must be
 # 16 frames, and 64 px so that block 5 is not a single position.
 DEMO_BY_BACKBONE = {"r3d18": dict(frames=16, crop=64)}
 
 
-def preset_values(preset, backbone):
-    """The field values a preset sets for ``backbone``."""
+def preset_values(preset, backbone, method="hdc"):
+    """The field values a size preset and a method set for ``backbone``."""
     extra = DEMO_BY_BACKBONE.get(backbone, {}) if preset == "demo" else {}
-    return {**PRESETS[preset], **extra}
+    return {**PRESETS[preset], **extra, **METHODS[method]}

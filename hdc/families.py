@@ -4,7 +4,7 @@ itself on import); a new family adds its builder here and its name to
 ``hdc.config.FAMILY_NAMES``."""
 
 from hdc.config import FAMILY_NAMES
-from hdc.objectives import Composite, HDCObjective
+from hdc.objectives import Composite, HDCObjective, MoCoObjective, SimCLRObjective
 
 
 def _hdc(config):
@@ -19,7 +19,25 @@ def _hdc(config):
     )
 
 
-BUILDERS = {"hdc": _hdc}
+def _simclr(config):
+    return SimCLRObjective(
+        hidden=(config.simclr_hidden,), out_dim=config.simclr_dim, temperature=config.simclr_temperature, name="simclr"
+    )
+
+
+def _moco(config):
+    return MoCoObjective(
+        version=config.moco_version,
+        dim=config.moco_dim,
+        hidden=config.moco_hidden,
+        queue_size=config.moco_queue_size,
+        momentum=config.moco_momentum,
+        temperature=config.moco_temperature,
+        name="moco",
+    )
+
+
+BUILDERS = {"hdc": _hdc, "simclr": _simclr, "moco": _moco}
 
 
 def build_objective(config):

@@ -174,6 +174,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
         (["--objectives", "hdc,nope"], "expected a comma list of"),
         (["--objective-weights", "1,2"], "objective_weights must be empty or one weight"),
         (["--schedule", "step", "--lr-milestones", "0.8,0.5"], "lr_milestones must be increasing fractions"),
+        (["--objectives", "moco", "--moco-queue-size", "12"], "moco_queue_size must be a multiple of batch_size"),
+        (["--method", "byol"], "invalid choice: 'byol'"),
     ],
 )
 def test_bad_flags_give_clear_errors(flags, message):
@@ -227,6 +229,15 @@ def test_optimizer_and_width_flags_reach_the_model():
         (["--schedule", "step"], "schedule", "step"),
         (["--lr-milestones", "0.5,0.8"], "lr_milestones", (0.5, 0.8)),
         (["--lr-step-factor", "0.5"], "lr_step_factor", 0.5),
+        (["--simclr-temperature", "0.2"], "simclr_temperature", 0.2),
+        (["--simclr-hidden", "64"], "simclr_hidden", 64),
+        (["--simclr-dim", "32"], "simclr_dim", 32),
+        (["--moco-version", "1"], "moco_version", 1),
+        (["--moco-queue-size", "128"], "moco_queue_size", 128),
+        (["--moco-momentum", "0.99"], "moco_momentum", 0.99),
+        (["--moco-temperature", "0.2"], "moco_temperature", 0.2),
+        (["--moco-dim", "64"], "moco_dim", 64),
+        (["--moco-hidden", "256"], "moco_hidden", 256),
     ],
 )
 def test_each_flag_changes_exactly_its_field(flags, field, value):
@@ -238,3 +249,19 @@ def test_each_flag_changes_exactly_its_field(flags, field, value):
     changed, _ = train.config_from_args(["--backbone", "c3d"] + flags)
     diff = {f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(changed, f.name)}
     assert diff == ({field} if getattr(base, field) != value else set()) and getattr(changed, field) == value
+
+
+@pytest.mark.parametrize("method", ["simclr", "moco", "moco-v1"])
+def test_method_presets_set_their_settings_and_flags_still_win(method):
+    import train
+    from hdc.config import METHODS
+    from hdc.pretrain import build_model
+
+    config, _ = train.config_from_args(["--backbone", "c3d", "--method", method, "--lr", "0.123"])
+    for field, value in METHODS[method].items():
+        if field != "lr":
+            assert getattr(config, field) == value, field
+    assert config.lr == 0.123 and config.batch_size == 8  # the flag and the demo size preset
+    model = build_model(config, total_steps=10)
+    assert [p.name for p in model.objective.parts] == list(config.objectives)
+    assert set(model.input_views) == {"a", "b"}
