@@ -18,6 +18,11 @@ on a GPU the model FLOPs utilisation against the device's bf16 peak.
     python -m benchmarks.step --json step.json          # small CPU defaults
     KERAS_BACKEND=jax python -m benchmarks.step --frames 16 --crop 112 --batch-size 32
 
+``--objectives hdc-plain,hdc,simclr,moco`` instead compares Keras steps of
+several objectives (as ``train.py`` builds them) on the same backbone and
+clip, each ratio against the first: what composition costs (hdc-plain vs
+hdc), and what MoCo's key encoder (one more forward pass) costs.
+
 Reported per backbone: videos/s for both (a video = its 3 views), their ratio
 (keras/torch), ``gflop_per_video`` = training FLOPs of one video's step =
 3 views × 3 (forward + backward ≈ 2× forward) × forward conv FLOPs of a clip,
@@ -50,9 +55,26 @@ def _reply(**fields):
     print(PROTOCOL + json.dumps(fields), flush=True)
 
 
-def _clips(args, batch):
+def _clips(args, batch, layout=None):
+    """Random uint8 input: HDC's three views (B, 3, T, H, W, 3), or a packed batch for ``layout``."""
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (batch, 3, args.frames, args.crop, args.crop, 3), dtype=np.uint8)
+    if layout is None:
+        return rng.integers(0, 256, (batch, 3, args.frames, args.crop, args.crop, 3), dtype=np.uint8)
+    from hdc.packing import element_size
+
+    return rng.integers(0, 256, (batch, element_size(layout)), dtype=np.uint8)
+
+
+def _objective(name, batch):
+    """"hdc-plain": a bare HDCObjective; a family name: that family as train.py builds it (a
+    one-part Composite), with MoCo's queue at 8 global batches."""
+    from hdc import families
+    from hdc.config import TrainConfig
+    from hdc.objectives import HDCObjective
+
+    if name == "hdc-plain":
+        return HDCObjective()
+    return families.build_objective(TrainConfig(objectives=(name,), moco_queue_size=8 * batch))
 
 
 class _Memory:
@@ -77,13 +99,11 @@ def _rss_memory():
 
 
 def _keras_worker(args, batch):
-    """Build HDCModel + HDCObjective under the active backend; return (run(n) → s, memory, info)."""
+    """Build HDCModel + ``args.objective`` under the active backend; return (run(n) → s, memory, info)."""
     import keras
 
     import models
     from hdc.model import HDCModel
-    from hdc.objectives import Composite, HDCObjective
-
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -98,10 +118,9 @@ def _keras_worker(args, batch):
         args.backbone, input_shape=(args.frames, args.crop, args.crop, 3), kernel_regularizer=args.weight_decay
     )
     flops = models.conv_flops(backbone)
-    objective = HDCObjective(name="hdc")
-    model = HDCModel(backbone, Composite([objective]) if args.composite else objective)
+    model = HDCModel(backbone, _objective(args.objective, args.batch_size))
     optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=args.momentum)
-    clips = _clips(args, batch)
+    clips = _clips(args, batch, model.layout)
     info = {"backend": backend, "conv_flops_per_clip": flops, "params": backbone.count_params()}
     if backend == "jax":
         run, memory = _jax_step(model, optimizer, clips)
@@ -242,10 +261,10 @@ def worker_main(args):
 class Worker:
     """A worker process (``--worker keras|torch``) driven line by line."""
 
-    def __init__(self, args, framework, backbone, batch_factor=1):
+    def __init__(self, args, framework, backbone, batch_factor=1, objective="hdc-plain"):
         self.log = tempfile.TemporaryFile(mode="w+")
         command = [sys.executable, "-m", "benchmarks.step", "--worker", framework, "--backbone", backbone,
-                   "--worker-batch-factor", str(batch_factor)] + _shared_flags(args)
+                   "--worker-batch-factor", str(batch_factor), "--objective", objective] + _shared_flags(args)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # let the two frameworks share a GPU
@@ -281,7 +300,7 @@ def _shared_flags(args):
             "--steps", str(args.steps), "--warmup", str(args.warmup), "--intra-op", str(args.intra_op),
             "--inter-op", str(args.inter_op), "--weight-decay", str(args.weight_decay),
             "--momentum", str(args.momentum),
-            "--precision", args.precision] + ["--xla"] * args.xla + ["--composite"] * args.composite
+            "--precision", args.precision] + ["--xla"] * args.xla
 
 
 def _device():
@@ -358,10 +377,31 @@ def bench_backbone(args, backbone, peak_flops):
     return result
 
 
+def bench_objectives(args, backbone):
+    """Interleaved Keras steps of ``args.objectives`` on one backbone; videos/s and ratios to the first."""
+    workers = {name: Worker(args, "keras", backbone, objective=name) for name in args.objectives}
+    seconds = {name: [] for name in workers}
+    try:
+        for repeat in range(args.repeats):
+            names = list(workers) if repeat % 2 == 0 else list(reversed(workers))
+            for name in names:
+                seconds[name].append(workers[name].run(args.steps)["seconds"])
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    rate = {name: args.batch_size * args.steps / statistics.median(s) for name, s in seconds.items()}
+    first = args.objectives[0]
+    result = {f"{name}_videos_per_s": r for name, r in rate.items()}
+    result.update({f"{name}_vs_{first}": r / rate[first] for name, r in rate.items() if name != first})
+    result["step_seconds"] = seconds
+    return result
+
+
 def _table(results):
     keys = ("keras_videos_per_s", "torch_videos_per_s", "ratio", "gflop_per_video",
             "keras_peak_mb_per_clip", "torch_peak_mb_per_clip", "keras_mfu", "torch_mfu")
     shown = [k for k in keys if any(k in r for r in results.values())]
+    shown += [k for k in next(iter(results.values())) if "_videos_per_s" in k and k not in shown or "_vs_" in k]
     lines = ["| backbone | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
     for name, r in results.items():
         cells = [f"{r[k]:.3g}" if k in r else "" for k in shown]
@@ -415,8 +455,11 @@ def parse_args(argv=None):
                    help="float32, or bfloat16 compute (Keras mixed_bfloat16 policy, torch.autocast)")
     p.add_argument("--xla", action="store_true",
                    help="TensorFlow backend: compile the Keras step with XLA (jit_compile=True; off by default)")
-    p.add_argument("--composite", action="store_true",
-                   help="Keras side: HDC wrapped in a one-part Composite, as train.py runs it (its cost vs plain HDC)")
+    p.add_argument("--objectives", type=lambda text: [v for v in text.split(",") if v],
+                   help="compare Keras steps of these objectives instead of Keras vs PyTorch: 'hdc-plain' (a bare "
+                        "HDCObjective, the default model) or family names as train.py builds them, e.g. "
+                        "hdc-plain,hdc,simclr,moco; each ratio is against the first")
+    p.add_argument("--objective", default="hdc-plain", help=argparse.SUPPRESS)
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory measurement (it runs one more worker per framework at 2× batch)")
     p.add_argument("--peak-tflops", type=float, default=None,
@@ -450,7 +493,8 @@ def main(argv=None):
     results = {}
     for backbone in args.backbones:
         print(f"timing {backbone} ...", file=sys.stderr, flush=True)
-        results[backbone] = bench_backbone(args, backbone, peak_flops)
+        results[backbone] = bench_objectives(args, backbone) if args.objectives else bench_backbone(
+            args, backbone, peak_flops)
     report = {
         "backbones": results,
         "device": device,

@@ -19,6 +19,15 @@ def test_step_json_has_both_frameworks_per_backbone(tmp_path):
     assert abs(c3d["ratio"] - c3d["keras_videos_per_s"] / c3d["torch_videos_per_s"]) < 1e-9
 
 
+def test_step_compares_objectives_against_the_first(tmp_path):
+    out = tmp_path / "step.json"
+    argv = ["--backbones", "c3d", "--frames", "8", "--crop", "32", "--batch-size", "2", "--repeats", "1"]
+    assert step.main(argv + ["--objectives", "hdc-plain,moco", "--json", str(out)]) == 0
+    c3d = json.loads(out.read_text())["backbones"]["c3d"]
+    assert c3d["hdc-plain_videos_per_s"] > 0 and c3d["moco_videos_per_s"] > 0
+    assert abs(c3d["moco_vs_hdc-plain"] - c3d["moco_videos_per_s"] / c3d["hdc-plain_videos_per_s"]) < 1e-9
+
+
 def test_step_breakdown_times_every_conv_of_the_backbone(capsys):
     argv = ["--backbone", "c3d", "--frames", "8", "--crop", "32", "--repeats", "1", "--threads", "1"]
     assert step_breakdown.main(argv) == 0
