@@ -18,9 +18,13 @@ from hdc.config import (
     OPTIMIZERS,
     PAIR_TRANSFORMS,
     METHODS,
+    MLFO_GRAPHS,
+    MLFO_TEMPORAL,
     PRESETS,
     SCHEDULES,
     THESIS_MODES,
+    TE_EQUIVARIANCES,
+    TE_TERMS,
     TrainConfig,
     preset_values,
 )
@@ -43,12 +47,14 @@ def _float_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.25,0.5,1, received {text!r}")
 
 
-def _name_list(text):
-    names = tuple(v.strip() for v in text.split(",") if v.strip())
-    unknown = [n for n in names if n not in FAMILY_NAMES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"expected a comma list of {FAMILY_NAMES}, received {text!r}")
-    return names
+def _names_from(allowed):
+    def parse(text):
+        names = tuple(v.strip() for v in text.split(",") if v.strip())
+        if not names or any(n not in allowed for n in names):
+            raise argparse.ArgumentTypeError(f"expected a comma list of {allowed}, received {text!r}")
+        return names
+
+    return parse
 
 
 def _add_augmentation_flags(p):
@@ -88,7 +94,7 @@ def _add_augmentation_flags(p):
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("objectives")
-    g.add_argument("--objectives", type=_name_list, help=f"comma list of {FAMILY_NAMES} trained together (default hdc)")
+    g.add_argument("--objectives", type=_names_from(FAMILY_NAMES), help=f"comma list of {FAMILY_NAMES} trained together (default hdc)")
     g.add_argument("--objective-weights", type=_float_list, help="one weight per objective (default 1 each)")
     g.add_argument(
         "--method",
@@ -106,6 +112,33 @@ def build_parser():
     g.add_argument("--moco-temperature", type=float, help=f"τ ({DEFAULTS.moco_temperature})")
     g.add_argument("--moco-dim", type=int, help=f"query/key width ({DEFAULTS.moco_dim})")
     g.add_argument("--moco-hidden", type=int, help=f"v2 MLP hidden width ({DEFAULTS.moco_hidden})")
+    g = p.add_argument_group("time-equivariant contrast (time-equivariant §3; Table 1 rows by --te-terms)")
+    g.add_argument("--te-terms", type=_names_from(TE_TERMS), help=f"terms on, comma list of {TE_TERMS} (all)")
+    g.add_argument("--te-weights", type=_float_list, help="one weight per term of --te-terms' full list (1 each)")
+    g.add_argument("--te-equivariance", choices=TE_EQUIVARIANCES, help="what L_equi contrasts (temporal)")
+    g.add_argument("--te-temperature", type=float, help=f"λ of Eq. 2 ({DEFAULTS.te_temperature})")
+    g.add_argument("--te-aux-hidden", type=int, help="hidden width of the auxiliary heads (0: the feature width)")
+    d = DEFAULTS
+    g = p.add_argument_group(
+        "multi-level feature optimisation (multi-level §3; Table 2: --mlfo-graph[-blocks], Table 3: --mlfo-temporal)"
+    )
+    g.add_argument("--mlfo-prototypes", type=int, help=f"K prototypes ({d.mlfo_prototypes})")
+    g.add_argument("--mlfo-queue-size", type=int, help=f"past score rows per view in Sinkhorn, 0 = none ({d.mlfo_queue_size})")
+    g.add_argument("--mlfo-proj-dim", type=int, help=f"head output width ({d.mlfo_proj_dim})")
+    g.add_argument("--mlfo-hidden", type=int, help="head hidden width; 0 = the head's input width (0)")
+    g.add_argument("--mlfo-temperature", type=float, help=f"τ of h ({d.mlfo_temperature})")
+    g.add_argument("--mlfo-proto-temperature", type=float, help=f"τ_p of the prototype softmax ({d.mlfo_proto_temperature})")
+    g.add_argument("--mlfo-sinkhorn-epsilon", type=float, help=f"Sinkhorn ε ({d.mlfo_sinkhorn_epsilon})")
+    g.add_argument("--mlfo-sinkhorn-iterations", type=int, help=f"Sinkhorn iterations ({d.mlfo_sinkhorn_iterations})")
+    g.add_argument("--mlfo-graph", choices=MLFO_GRAPHS, help=f"lower-level constraint, Table 2 ({d.mlfo_graph})")
+    g.add_argument("--mlfo-graph-blocks", type=_int_list, help="levels with L_mul (3,4)")
+    g.add_argument("--mlfo-eta", type=float, help=f"η of Eq. 6 ({d.mlfo_eta})")
+    g.add_argument("--mlfo-temporal", choices=MLFO_TEMPORAL, help=f"temporal modelling, Table 3 ({d.mlfo_temporal})")
+    g.add_argument("--mlfo-temporal-blocks", type=_int_list, help="levels of L_aug/L_ret ('' = auto)")
+    g.add_argument("--mlfo-me-reduction", type=int, help=f"r of the motion excitation ({d.mlfo_me_reduction})")
+    g.add_argument("--mlfo-sem-weight", type=float, help=f"weight of L_sem in L_high ({d.mlfo_sem_weight})")
+    g.add_argument("--mlfo-level-weights", type=_float_list, help="weights at blocks 3,4,5 (0.3,0.5,1.0)")
+    g.add_argument("--mlfo-stage-split", type=float, help=f"E: fraction of training with L_high alone ({d.mlfo_stage_split})")
     g = p.add_argument_group("model and data")
     g.add_argument("--backbone", choices=BACKBONE_NAMES, help=f"encoder (default {DEFAULTS.backbone})")
     g.add_argument(
@@ -201,6 +234,9 @@ def main(argv=None):
     print(f"Pretraining ({', '.join(config.objectives)}), preset '{preset}':\n{pretrain.describe(config)}")
     try:
         pretrain.pretrain(config)
+    except pretrain.UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except pretrain.NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

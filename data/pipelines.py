@@ -175,7 +175,7 @@ def _example(record, epoch, index, position, seed, clip, recipes, layout):
         for name, idx in clips.items():
             decoded[name] = tf.gather(frames, positions[start : start + idx.shape[0]])
             start += idx.shape[0]
-        values.update(recipe.views(recipe_key, decoded, clip.crop, wanted))
+        values.update(recipe.views(recipe_key, _fold(pair_key, recipe.tag), decoded, clip.crop, wanted))
     return pack(layout, values)
 
 

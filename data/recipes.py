@@ -6,7 +6,7 @@ pipeline serves any set of recipes and decodes every frame once:
 
 1. ``indices(key, pair_key, num_frames, frames, wanted)`` → ({clip name: int32
    frame indices}, {label: int32}) — the temporal part (``data.temporal``);
-2. ``views(key, clips, crop, wanted)`` → {view: uint8 (T', crop, crop, 3)} —
+2. ``views(key, pair_key, clips, crop, wanted)`` → {view: uint8 (T', crop, crop, 3)} —
    the spatial part (``data.augment``), given the decoded clips of phase 1,
    all cut from one random sample square of the video.
 
@@ -36,6 +36,7 @@ import tensorflow as tf
 from data import augment as aug
 from data import temporal
 from hdc import packing
+from hdc.config import TE_EQUIVARIANCES
 
 _fold = tf.random.experimental.stateless_fold_in
 
@@ -64,7 +65,7 @@ class HDCRecipe:
             clips["t"] = temporal.window(_fold(key, 1), num_frames, frames)
         return clips, {}
 
-    def views(self, key, clips, crop, wanted):
+    def views(self, key, pair_key, clips, crop, wanted):
         out = {}
         for name, k in (("o", 3), ("s", 4)):
             if name in wanted:
@@ -122,7 +123,7 @@ class PairRecipe:
         clips = {name: clip for name, clip in (("a", a), ("b", b)) if name in wanted}
         return clips, {f"pair_{k}": v for k, v in labels.items()}
 
-    def views(self, key, clips, crop, wanted):
+    def views(self, key, pair_key, clips, crop, wanted):
         return _views(key, clips, crop, wanted, self.augment, ("a", "b"))
 
 
@@ -139,10 +140,14 @@ class TERecipe:
     (``AugmentConfig``) with channel replication off, one draw per clip (σ_p, σ_q).
     Labels ``te_speed_p``, ``te_speed_q``, ``te_direction_p``, ``te_direction_q``,
     ``te_order`` (``temporal`` numbering) and ``te_transform_id`` (``temporal.transform_id``).
+    ``equivariance`` (§4.1, Table 1 a–d): "temporal" as above; "spatial": p and q are
+    the same clip (the identity temporal transformation) and partners share the spatial
+    draws (σ_p, σ_q) instead; "spatiotemporal": both shared.
     """
 
     num_speeds: int = len(temporal.SPEEDS)
     augment: aug.AugmentConfig = aug.AugmentConfig(channel_replication=False)
+    equivariance: str = "temporal"
     name = "te"
     tag = 2
     pair_shared = True
@@ -152,6 +157,8 @@ class TERecipe:
             raise ValueError(
                 f"TERecipe.num_speeds must be an integer in [1, {len(temporal.SPEEDS)}], received {self.num_speeds!r}"
             )
+        if self.equivariance not in TE_EQUIVARIANCES:
+            raise ValueError(f"TERecipe.equivariance must be one of {TE_EQUIVARIANCES}, received {self.equivariance!r}")
 
     def outputs(self, frames):
         labels = temporal.RELATIVE_LABELS + ("transform_id",)
@@ -159,13 +166,19 @@ class TERecipe:
 
     def indices(self, key, pair_key, num_frames, frames, wanted):
         relative = temporal.relative_transform(pair_key, self.num_speeds)
+        if self.equivariance == "spatial":  # one clip for both: the identity temporal transformation
+            relative = {"speed_p": 0, "speed_q": 0, "direction_p": 0, "direction_q": 0, "order": temporal.ORDER_OVERLAP}
+            relative = {k: tf.constant(v, tf.int32) for k, v in relative.items()}
         p, q, labels = temporal.place_pair(_fold(key, 0), num_frames, frames, relative)
+        if self.equivariance == "spatial":
+            q = p
         labels["transform_id"] = temporal.transform_id(labels, self.num_speeds)
         clips = {name: clip for name, clip in (("p", p), ("q", q)) if name in wanted}
         return clips, {f"te_{k}": v for k, v in labels.items()}
 
-    def views(self, key, clips, crop, wanted):
-        return _views(key, clips, crop, wanted, self.augment, ("p", "q"))
+    def views(self, key, pair_key, clips, crop, wanted):
+        # Spatial equivariance (§4.1, Table 1 b, c): partners share the spatial draws (σ_p, σ_q) too.
+        return _views(key if self.equivariance == "temporal" else pair_key, clips, crop, wanted, self.augment, ("p", "q"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,7 +223,7 @@ class LongRecipe:
         permutation = temporal.shuffled_permutation(_fold(key, 1), self.permutation_length)
         return clips, {"long_permutation": permutation}
 
-    def views(self, key, clips, crop, wanted):
+    def views(self, key, pair_key, clips, crop, wanted):
         return _views(key, clips, crop, wanted, self.augment, ("long", "h1", "h2"))
 
 

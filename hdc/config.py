@@ -7,7 +7,11 @@ import json
 import os
 
 BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
-FAMILY_NAMES = ("hdc", "simclr", "moco")  # objective families train.py can build (hdc.families)
+FAMILY_NAMES = ("hdc", "simclr", "moco", "te", "mlfo")  # objective families train.py can build (hdc.families)
+MLFO_GRAPHS = ("none", "onehot", "instance", "semantic", "combined")  # hdc.objectives.mlfo.GRAPHS
+MLFO_TEMPORAL = ("none", "input", "feature")  # hdc.objectives.mlfo.TEMPORAL_MODES
+TE_TERMS = ("inst", "equi", "speed", "direction", "order")  # hdc.objectives.te.TERMS
+TE_EQUIVARIANCES = ("temporal", "spatial", "spatiotemporal")  # hdc.objectives.te.EQUIVARIANCES
 OPTIMIZERS = ("sgd", "adam", "adamw")  # hdc.optim
 SCHEDULES = ("inverse-time", "cosine", "step")
 # Mirrors of data.temporal / data.augment names (this module must not import TensorFlow)
@@ -53,6 +57,31 @@ class TrainConfig:
     moco_temperature: float = 0.07  # τ
     moco_dim: int = 128  # query/key width
     moco_hidden: int = 512  # v2's MLP hidden width (512 → 512 → 128)
+    # Time-equivariant contrast (time-equivariant §3; hdc.objectives.TEObjective)
+    te_terms: tuple = TE_TERMS  # terms on: Table 1 rows (a)-(o) (§4.1)
+    te_weights: tuple = (1.0, 1.0, 1.0, 1.0, 1.0)  # one per term of TE_TERMS; the paper sums them
+    te_equivariance: str = "temporal"  # L_equi to temporal (Table 1 d), spatial (b) or spatiotemporal (c) transforms
+    te_temperature: float = 0.1  # λ of Eq. 2 (§3.1)
+    te_aux_hidden: int = 0  # hidden width of the speed/direction/order heads (one hidden layer, §3.2); 0 = D
+    # Multi-level feature optimisation (multi-level §3-4; hdc.objectives.MLFOObjective). The paper defers
+    # τ, η, Sinkhorn, heads, levels and weights to its supplement: the authors' public code, SwAV, TEA.
+    mlfo_prototypes: int = 1000  # K (§4.2, Fig. 3)
+    mlfo_queue_size: int = 1024  # past score rows per view in Sinkhorn (§4.2); 0 = none
+    mlfo_proj_dim: int = 128  # head output width (authors' code)
+    mlfo_hidden: int = 0  # hidden width of the 2-layer heads; 0 = each head's input width (authors' C→C→128)
+    mlfo_temperature: float = 0.07  # τ of h (Eq. 1) in L_ins, W, L_mul, L_aug, L_ret (authors' code)
+    mlfo_proto_temperature: float = 0.1  # τ_p of p = softmax(scores/τ_p) (SwAV, authors' code)
+    mlfo_sinkhorn_epsilon: float = 0.05  # ε (SwAV, authors' code)
+    mlfo_sinkhorn_iterations: int = 3  # (SwAV, authors' code)
+    mlfo_graph: str = "combined"  # Table 2: none / onehot / instance / semantic / combined (Eq. 9)
+    mlfo_graph_blocks: tuple = (3, 4)  # L_mul levels (§3.2 low, mid); (5,) = high only; (3, 4, 5) = authors' code
+    mlfo_eta: float = 0.05  # η of Eq. 6 (authors' code)
+    mlfo_temporal: str = "feature"  # Table 3: none (w/o TM), input (CTM), feature (NTM: L_aug + L_ret)
+    mlfo_temporal_blocks: tuple = ()  # L_aug/L_ret levels; empty = auto: blocks 3, 4 with > 2 steps, a multiple of L
+    mlfo_me_reduction: int = 16  # r of the motion excitation (TEA, authors' code)
+    mlfo_sem_weight: float = 1.0  # weight of L_sem in L_high (Eq. 5)
+    mlfo_level_weights: tuple = (0.3, 0.5, 1.0)  # weights of the lower terms at blocks 3, 4, 5 (authors' code)
+    mlfo_stage_split: float = 0.15  # E: fraction of training with L_high alone (§4.4: best in [10%, 20%])
     # Augmentation and view recipes (data.recipes, data.augment, data.temporal)
     # HDC's spatial family Φ (§3.3; data.augment.AugmentConfig), also the
     # time-equivariant views' (§3.4), there without channel replication
@@ -169,8 +198,45 @@ class TrainConfig:
             (0 <= self.moco_momentum < 1, "moco_momentum", "in [0, 1)"),
             (self.moco_temperature > 0, "moco_temperature", "> 0"),
             (self.moco_dim > 0 and self.moco_hidden > 0, "moco_dim", "> 0 (and moco_hidden > 0)"),
+            (bool(self.te_terms) and set(self.te_terms) <= set(TE_TERMS) and len(set(self.te_terms)) == len(self.te_terms),
+             "te_terms", f"distinct names from {TE_TERMS}"),
+            (len(self.te_weights) == len(TE_TERMS) and min(self.te_weights) >= 0, "te_weights",
+             f"5 weights >= 0 for {TE_TERMS}"),
+            (self.te_equivariance in TE_EQUIVARIANCES, "te_equivariance", f"one of {TE_EQUIVARIANCES}"),
+            (self.te_temperature > 0, "te_temperature", "> 0"),
+            (self.te_aux_hidden >= 0, "te_aux_hidden", ">= 0 (0: the feature width D)"),
+            *self._mlfo_checks(),
+            ("te" not in self.objectives or self.batch_size % 2 == 0, "batch_size",
+             "even with objective te (partners 2k, 2k + 1 share a transformation)"),
             (not moco or (self.moco_queue_size >= self.batch_size and self.moco_queue_size % self.batch_size == 0),
              "moco_queue_size", f"a multiple of batch_size ({self.batch_size}) with --objectives moco"),
+        ]
+
+    def _mlfo_checks(self):
+        mlfo = "mlfo" in self.objectives
+        blocks = {3, 4, 5}
+        return [
+            (self.mlfo_prototypes >= 1, "mlfo_prototypes", ">= 1"),
+            (not mlfo or self.mlfo_queue_size == 0 or self.mlfo_queue_size >= self.batch_size, "mlfo_queue_size",
+             f"0 or >= batch_size ({self.batch_size}) with --objectives mlfo"),
+            (self.mlfo_proj_dim >= 1, "mlfo_proj_dim", ">= 1"),
+            (self.mlfo_hidden >= 0, "mlfo_hidden", ">= 0 (0: the head's input width)"),
+            *((getattr(self, n) > 0, n, "> 0")
+              for n in ("mlfo_temperature", "mlfo_proto_temperature", "mlfo_sinkhorn_epsilon")),
+            (self.mlfo_sinkhorn_iterations >= 1, "mlfo_sinkhorn_iterations", ">= 1"),
+            (self.mlfo_graph in MLFO_GRAPHS, "mlfo_graph", f"one of {MLFO_GRAPHS}"),
+            (bool(self.mlfo_graph_blocks) and set(self.mlfo_graph_blocks) <= blocks
+             and len(set(self.mlfo_graph_blocks)) == len(self.mlfo_graph_blocks), "mlfo_graph_blocks",
+             "distinct blocks of 3,4,5"),
+            (0 <= self.mlfo_eta <= 1, "mlfo_eta", "in [0, 1]"),
+            (self.mlfo_temporal in MLFO_TEMPORAL, "mlfo_temporal", f"one of {MLFO_TEMPORAL}"),
+            (set(self.mlfo_temporal_blocks) <= blocks and len(set(self.mlfo_temporal_blocks))
+             == len(self.mlfo_temporal_blocks), "mlfo_temporal_blocks", "empty (auto) or distinct blocks of 3,4,5"),
+            (self.mlfo_me_reduction >= 1, "mlfo_me_reduction", ">= 1"),
+            (self.mlfo_sem_weight >= 0, "mlfo_sem_weight", ">= 0"),
+            (len(self.mlfo_level_weights) == 3 and min(self.mlfo_level_weights) >= 0, "mlfo_level_weights",
+             "3 weights >= 0 for blocks 3,4,5"),
+            (0 <= self.mlfo_stage_split < 1, "mlfo_stage_split", "in [0, 1)"),
         ]
 
     def _augmentation_checks(self):
@@ -228,6 +294,13 @@ METHODS = {
     # videoMoCo v2 (MoCo v2 in the thesis code): SGD 0.03, weight decay 1e-4, cosine, MLP head, its augmentation
     "moco": dict(_THESIS_MOCO, moco_version=2, schedule="cosine"),
     # videoMoCo v1: linear head, ÷10 at 60% and 80% (epochs 120, 160 of 200), MoCo v1's augmentation
+    # time-equivariant §3.4: AdamW (weight decay 1e-4, no L2 on kernels), linear warm-up to 3e-4, cosine;
+    # the warm-up length is not in the paper: 500 steps ≈ 10 UCF101 epochs at batch 192 (SimCLR's 10 epochs)
+    "te": dict(objectives=("te",), optimizer="adamw", lr=3e-4, adamw_weight_decay=1e-4, weight_decay=0.0,
+               schedule="cosine", warmup_steps=500),
+    # multi-level §4.2: Adam 1e-3 (weight decay 1e-5), lr ÷10 at 70% (70 of 100 Kinetics-400 epochs)
+    "mlfo": dict(objectives=("mlfo",), optimizer="adam", lr=1e-3, weight_decay=5e-6, schedule="step",
+                 lr_milestones=(0.7,), lr_step_factor=0.1),
     "moco-v1": dict(_THESIS_MOCO, moco_version=1, schedule="step", lr_milestones=(0.6, 0.8), thesis_color_prob=1.0,
                     thesis_hue=0.4, thesis_blur_prob=0.0),
 }
@@ -236,7 +309,12 @@ METHODS = {
 DEMO_BY_BACKBONE = {"r3d18": dict(frames=16, crop=64)}
 
 
+# A demo run has 30 steps: a method's warm-up must fit in it.
+DEMO_BY_METHOD = {"te": dict(warmup_steps=3)}
+
+
 def preset_values(preset, backbone, method="hdc"):
     """The field values a size preset and a method set for ``backbone``."""
-    extra = DEMO_BY_BACKBONE.get(backbone, {}) if preset == "demo" else {}
-    return {**PRESETS[preset], **extra, **METHODS[method]}
+    demo = preset == "demo"
+    extra = DEMO_BY_BACKBONE.get(backbone, {}) if demo else {}
+    return {**PRESETS[preset], **extra, **METHODS[method], **(DEMO_BY_METHOD.get(method, {}) if demo else {})}

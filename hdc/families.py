@@ -4,7 +4,7 @@ itself on import); a new family adds its builder here and its name to
 ``hdc.config.FAMILY_NAMES``."""
 
 from hdc.config import FAMILY_NAMES
-from hdc.objectives import Composite, HDCObjective, MoCoObjective, SimCLRObjective
+from hdc.objectives import Composite, HDCObjective, MLFOObjective, MoCoObjective, SimCLRObjective, TEObjective
 
 
 def _hdc(config):
@@ -37,7 +37,43 @@ def _moco(config):
     )
 
 
-BUILDERS = {"hdc": _hdc, "simclr": _simclr, "moco": _moco}
+def _te(config):
+    return TEObjective(
+        terms=tuple(config.te_terms),
+        weights=tuple(config.te_weights),
+        equivariance=config.te_equivariance,
+        temperature=config.te_temperature,
+        num_speeds=config.te_num_speeds,
+        aux_hidden=config.te_aux_hidden or None,
+        name="te",
+    )
+
+
+def _mlfo(config):
+    return MLFOObjective(
+        num_prototypes=config.mlfo_prototypes,
+        queue_size=config.mlfo_queue_size,
+        proj_dim=config.mlfo_proj_dim,
+        hidden=config.mlfo_hidden or None,
+        temperature=config.mlfo_temperature,
+        proto_temperature=config.mlfo_proto_temperature,
+        sinkhorn_epsilon=config.mlfo_sinkhorn_epsilon,
+        sinkhorn_iterations=config.mlfo_sinkhorn_iterations,
+        graph=config.mlfo_graph,
+        graph_blocks=tuple(config.mlfo_graph_blocks),
+        eta=config.mlfo_eta,
+        temporal=config.mlfo_temporal,
+        temporal_blocks=tuple(config.mlfo_temporal_blocks) or "auto",
+        permutation_length=config.mlfo_permutation_length,
+        me_reduction=config.mlfo_me_reduction,
+        sem_weight=config.mlfo_sem_weight,
+        level_weights=tuple(config.mlfo_level_weights),
+        stage_split=config.mlfo_stage_split,
+        name="mlfo",
+    )
+
+
+BUILDERS = {"hdc": _hdc, "simclr": _simclr, "moco": _moco, "te": _te, "mlfo": _mlfo}
 
 
 def build_objective(config):

@@ -163,7 +163,7 @@ class HDCModel(keras.Model):
         # its symbolic build; collective ops reject uint8, which breaks
         # MultiWorkerMirroredStrategy. A zero batch of the element size serves.
         if iterator is not None and data_batch is None:
-            data_batch = ops.zeros((1, packing.element_size(self.layout)), "uint8")
+            data_batch = ops.zeros((2, packing.element_size(self.layout)), "uint8")  # even: pair objectives
         return super()._maybe_symbolic_build(data_batch=data_batch)
 
     def get_config(self):

@@ -19,6 +19,11 @@ class NonFiniteLoss(RuntimeError):
     """Training stopped because the loss became NaN or infinite."""
 
 
+class UsageError(ValueError):
+    """The settings or the data cannot work; the message names them and the fix.
+    Raised before anything is written to ``config.out``."""
+
+
 def training_files(config):
     """Shard files of the training split and the number of videos in them."""
     if config.data == "synthetic":
@@ -29,10 +34,39 @@ def training_files(config):
     else:
         root = config.data
         if not os.path.isdir(root):
-            raise ValueError(f"--data {root!r} is neither 'synthetic' nor a prepared-shards directory")
+            raise UsageError(
+                f"--data {root!r} is neither 'synthetic' nor a prepared-shards directory "
+                "(make one with python -m data.prepare)"
+            )
     split = "train" if os.path.isdir(os.path.join(root, "train")) else "unsplit"
-    files = records.shard_files(root, split)
+    try:
+        files = records.shard_files(root, split)
+    except ValueError as error:
+        raise UsageError(f"--data {root!r}: {error}") from None
     return files, pipelines.count_records(files)
+
+
+def check_run(config, num_videos, replicas):
+    """Raise UsageError for settings that cannot work with this data and these devices;
+    return (steps per epoch, total steps)."""
+    if num_videos < config.batch_size:
+        raise UsageError(
+            f"--batch-size {config.batch_size} is larger than the {num_videos} training videos; "
+            "contrast needs clips of different videos"
+        )
+    if "te" in config.objectives and config.batch_size % (2 * replicas):
+        raise UsageError(
+            f"--batch-size {config.batch_size} must be a multiple of {2 * replicas} with --objectives te on "
+            f"{replicas} replica(s): partners 2k, 2k + 1 must meet on one replica"
+        )
+    steps_per_epoch = config.steps_per_epoch or num_videos // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
+    if config.schedule == "cosine" and total_steps <= config.warmup_steps:
+        raise UsageError(
+            f"--warmup-steps {config.warmup_steps} must be below the run's {total_steps} steps "
+            f"({config.epochs} epochs of {steps_per_epoch})"
+        )
+    return steps_per_epoch, total_steps
 
 
 def build_model(config, total_steps=None):
@@ -63,7 +97,7 @@ def build_model(config, total_steps=None):
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    model(keras.ops.zeros((1, packing.element_size(model.layout)), "uint8"))
+    model(keras.ops.zeros((2, packing.element_size(model.layout)), "uint8"))  # even: pair objectives
     return model
 
 
@@ -107,7 +141,9 @@ def view_recipes(config):
     return (
         recipes.HDCRecipe(augment),
         recipes.PairRecipe(config.pair_transform, config.pair_max_shift, family[config.pair_augment]),
-        recipes.TERecipe(config.te_num_speeds, dataclasses.replace(augment, channel_replication=False)),
+        recipes.TERecipe(
+            config.te_num_speeds, dataclasses.replace(augment, channel_replication=False), config.te_equivariance
+        ),
         recipes.LongRecipe(config.mlfo_permutation_length, family[config.mlfo_augment]),
     )
 
@@ -154,18 +190,12 @@ def pretrain(config, verbose=1):
         tf.config.experimental.enable_op_determinism()
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    os.makedirs(config.out, exist_ok=True)
     strategy = distribute.make_strategy(config.strategy, config.cpu_devices)
     chief = distribute.is_chief(strategy)
 
     files, num_videos = training_files(config)
-    if num_videos < config.batch_size:
-        raise ValueError(
-            f"batch_size {config.batch_size} is larger than the {num_videos} training videos; "
-            "HDC contrasts clips of different videos"
-        )
-    steps_per_epoch = config.steps_per_epoch or num_videos // config.batch_size
-    total_steps = steps_per_epoch * config.epochs
+    steps_per_epoch, total_steps = check_run(config, num_videos, strategy.num_replicas_in_sync)
+    os.makedirs(config.out, exist_ok=True)
     with strategy.scope():
         model = build_model(config, total_steps)
         step = checkpoint.restore(model, os.path.join(config.out, "checkpoints"))

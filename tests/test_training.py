@@ -176,6 +176,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
         (["--schedule", "step", "--lr-milestones", "0.8,0.5"], "lr_milestones must be increasing fractions"),
         (["--objectives", "moco", "--moco-queue-size", "12"], "moco_queue_size must be a multiple of batch_size"),
         (["--method", "byol"], "invalid choice: 'byol'"),
+        (["--te-terms", "inst,speedy"], "expected a comma list of"),
+        (["--objectives", "te", "--batch-size", "5"], "batch_size must be even with objective te"),
     ],
 )
 def test_bad_flags_give_clear_errors(flags, message):
@@ -238,6 +240,28 @@ def test_optimizer_and_width_flags_reach_the_model():
         (["--moco-temperature", "0.2"], "moco_temperature", 0.2),
         (["--moco-dim", "64"], "moco_dim", 64),
         (["--moco-hidden", "256"], "moco_hidden", 256),
+        (["--te-terms", "inst,equi"], "te_terms", ("inst", "equi")),
+        (["--te-weights", "1,2,1,1,1"], "te_weights", (1.0, 2.0, 1.0, 1.0, 1.0)),
+        (["--te-equivariance", "spatial"], "te_equivariance", "spatial"),
+        (["--te-temperature", "0.2"], "te_temperature", 0.2),
+        (["--te-aux-hidden", "64"], "te_aux_hidden", 64),
+        (["--mlfo-prototypes", "50"], "mlfo_prototypes", 50),
+        (["--mlfo-queue-size", "256"], "mlfo_queue_size", 256),
+        (["--mlfo-proj-dim", "64"], "mlfo_proj_dim", 64),
+        (["--mlfo-hidden", "32"], "mlfo_hidden", 32),
+        (["--mlfo-temperature", "0.2"], "mlfo_temperature", 0.2),
+        (["--mlfo-proto-temperature", "0.2"], "mlfo_proto_temperature", 0.2),
+        (["--mlfo-sinkhorn-epsilon", "0.1"], "mlfo_sinkhorn_epsilon", 0.1),
+        (["--mlfo-sinkhorn-iterations", "5"], "mlfo_sinkhorn_iterations", 5),
+        (["--mlfo-graph", "onehot"], "mlfo_graph", "onehot"),
+        (["--mlfo-graph-blocks", "5"], "mlfo_graph_blocks", (5,)),
+        (["--mlfo-eta", "0.1"], "mlfo_eta", 0.1),
+        (["--mlfo-temporal", "input"], "mlfo_temporal", "input"),
+        (["--mlfo-temporal-blocks", "3"], "mlfo_temporal_blocks", (3,)),
+        (["--mlfo-me-reduction", "8"], "mlfo_me_reduction", 8),
+        (["--mlfo-sem-weight", "0.5"], "mlfo_sem_weight", 0.5),
+        (["--mlfo-level-weights", "1,1,1"], "mlfo_level_weights", (1.0, 1.0, 1.0)),
+        (["--mlfo-stage-split", "0.2"], "mlfo_stage_split", 0.2),
     ],
 )
 def test_each_flag_changes_exactly_its_field(flags, field, value):
@@ -251,17 +275,32 @@ def test_each_flag_changes_exactly_its_field(flags, field, value):
     assert diff == ({field} if getattr(base, field) != value else set()) and getattr(changed, field) == value
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco", "moco-v1"])
+def test_bad_data_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    code, output = finish(run_train(["--data", str(tmp_path / "missing"), "--out", str(out)]), timeout=120)
+    assert code == 2 and "Traceback" not in output, output[-2000:]
+    assert output.strip().splitlines()[-1].startswith("error: --data") and not out.exists()
+
+
+def test_config_names_mirror_the_objectives():
+    from hdc.config import MLFO_GRAPHS, MLFO_TEMPORAL, TE_EQUIVARIANCES, TE_TERMS
+    from hdc.objectives import mlfo, te
+
+    assert (TE_TERMS, TE_EQUIVARIANCES) == (te.TERMS, te.EQUIVARIANCES)
+    assert (MLFO_GRAPHS, MLFO_TEMPORAL) == (mlfo.GRAPHS, mlfo.TEMPORAL_MODES)
+
+
+@pytest.mark.parametrize("method", ["simclr", "moco", "moco-v1", "te", "mlfo"])
 def test_method_presets_set_their_settings_and_flags_still_win(method):
     import train
-    from hdc.config import METHODS
+    from hdc.config import DEMO_BY_METHOD, METHODS
     from hdc.pretrain import build_model
 
-    config, _ = train.config_from_args(["--backbone", "c3d", "--method", method, "--lr", "0.123"])
-    for field, value in METHODS[method].items():
+    config, _ = train.config_from_args(["--backbone", "c3d", "--method", method, "--lr", "0.123", "--frames", "16"])
+    for field, value in {**METHODS[method], **DEMO_BY_METHOD.get(method, {})}.items():
         if field != "lr":
             assert getattr(config, field) == value, field
     assert config.lr == 0.123 and config.batch_size == 8  # the flag and the demo size preset
     model = build_model(config, total_steps=10)
     assert [p.name for p in model.objective.parts] == list(config.objectives)
-    assert set(model.input_views) == {"a", "b"}
+    assert set(model.input_views) == {"te": {"p", "q"}, "mlfo": {"h1", "h2", "long"}}.get(method, {"a", "b"})

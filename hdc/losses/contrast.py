@@ -79,7 +79,7 @@ def contrastive_logits(anchors, candidates, temperature):
     """
     _check_temperature(temperature)
     similarity = ops.matmul(l2_normalize(anchors), ops.swapaxes(l2_normalize(candidates), -1, -2))
-    return similarity / ops.cast(temperature, similarity.dtype)
+    return similarity / ops.convert_to_tensor(temperature, similarity.dtype)
 
 
 def _contrast(anchors, candidates, temperature, offset):

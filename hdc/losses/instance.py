@@ -72,7 +72,7 @@ def moco_loss_with_metrics(q, k, queue, temperature=0.07):
     dtype = loss_dtype(q)
     negatives = contrastive_logits(q, ops.cast(queue, dtype), temperature)  # checks τ
     similarity = ops.sum(l2_normalize(q) * l2_normalize(ops.cast(k, dtype)), axis=-1, keepdims=True)
-    positive = similarity / ops.cast(temperature, dtype)
+    positive = similarity / ops.convert_to_tensor(temperature, dtype)
     logits = ops.concatenate([positive, negatives], axis=1)
     labels = ops.zeros((ops.shape(q)[0],), "int32")
     per_query = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)

@@ -76,8 +76,9 @@ class Queue(keras.layers.Layer):
                 raise ValueError(f"Queue: {name} must be a positive integer, received {value!r}")
         self.size, self.dim = size, dim
         self.initializer = keras.initializers.get(initializer)
+        # autocast=False: under mixed precision the buffer stays float32 inside the owner's call too.
         self.values = self.add_weight(shape=(size, dim), initializer=self.initializer, dtype="float32",
-                                      name="values", **_REPLICATED)
+                                      name="values", autocast=False, **_REPLICATED)
         self.count = self.add_weight(shape=(), initializer="zeros", dtype="int64", name="count", **_REPLICATED)
         self.built = True
 
