@@ -230,11 +230,9 @@ def run_variant(settings, variant, out, root):
 
 
 def write_json(path, value):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.partial"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
+    from data.files import write_text
+
+    write_text(path, json.dumps(value, indent=2))
 
 
 def _pct(x):

@@ -51,11 +51,11 @@ import json
 import math
 import multiprocessing
 import os
-import socket
 import sys
 
 from tqdm import tqdm
 
+from data.files import write_text
 from data.layouts import LAYOUTS, list_videos
 from data.records import SHARD_PATTERN, SPLITS, encode_jpegs, example_from_jpegs
 from data.video import read_video
@@ -166,17 +166,6 @@ def _ordered_map(fn, items, workers):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write_atomic(path, text):
-    tmp = f"{path}.{socket.gethostname()}-{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _jsonl(records):
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
@@ -210,7 +199,7 @@ def _check_settings(config, listing):
                 "use a new --out, or delete the old one to start over"
             )
     else:
-        _write_atomic(path, json.dumps(settings, indent=1) + "\n")
+        write_text(path, json.dumps(settings, indent=1) + "\n")
 
 
 def _part_path(out, shard):
@@ -234,7 +223,7 @@ def _write_shard(out, shard, results, bar):
                     info["shard"] = f"{shard.split}/{shard.name}"
                 infos.append(info)
                 bar.update()
-        _write_atomic(_part_path(out, shard), _jsonl(infos))
+        write_text(_part_path(out, shard), _jsonl(infos))
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
@@ -269,7 +258,7 @@ def prepare(config):
     for folder in {s.split for s in shards} | {"manifest-parts"}:
         os.makedirs(os.path.join(config.out, folder), exist_ok=True)
     _check_settings(config, listing)
-    _write_atomic(os.path.join(config.out, "classes.txt"), "".join(name + "\n" for name in listing.classes))
+    write_text(os.path.join(config.out, "classes.txt"), "".join(name + "\n" for name in listing.classes))
 
     def finished(shard):
         return os.path.exists(os.path.join(config.out, shard.split, shard.name)) and os.path.exists(
@@ -297,7 +286,7 @@ def prepare(config):
             if (shard.split, shard.name) in mine_names:
                 summary.ok += sum(r["status"] == "ok" for r in part)
                 summary.skipped += sum(r["status"] == "skipped" for r in part)
-    _write_atomic(os.path.join(config.out, "manifest.jsonl"), _jsonl(records))
+    write_text(os.path.join(config.out, "manifest.jsonl"), _jsonl(records))
     kinds = collections.Counter(note.status for note in listing.notes)
     summary.skipped += kinds["skipped"]
     summary.unused, summary.missing = kinds["unused"], kinds["missing"]

@@ -28,6 +28,7 @@ import sys
 import numpy as np
 
 import train
+from data.files import atomic_write
 
 SHOWN_FRAMES = 4  # frames drawn per view, evenly spaced
 
@@ -62,16 +63,6 @@ def _layout(config, names, all_recipes):
     return packing.make_layout(views, objective.labels, clip_shape, objective.view_frames)
 
 
-def _write_atomic(path, write):
-    tmp = f"{path}.partial"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _label_text(labels, row):
     parts = [f"{name}={np.asarray(value[row]).tolist()}" for name, value in labels.items()]
     return "\n".join(parts) if parts else "(no labels)"
@@ -104,7 +95,7 @@ def write_png(path, views, labels):
                 axis.set_ylabel(f"example {row}\n{_label_text(labels, row)}", fontsize=6, rotation=0,
                                 ha="right", va="center")
     figure.tight_layout()
-    _write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
 
 
@@ -116,7 +107,7 @@ def write_npz(path, views, labels):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    _write_atomic(path, write)
+    atomic_write(path, write)
 
 
 def preview(config, recipe_names=None):

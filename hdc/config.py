@@ -4,7 +4,8 @@
 
 import dataclasses
 import json
-import os
+
+from data.files import write_text
 
 BACKBONE_NAMES = ("c3d", "r3d18", "r2plus1d10")
 FAMILY_NAMES = ("hdc", "simclr", "moco", "te", "mlfo")  # objective families train.py can build (hdc.families)
@@ -264,10 +265,7 @@ class TrainConfig:
 
     def to_json(self, path, **extra):
         """Write the fields (and ``extra`` keys, ignored by ``from_json``) atomically."""
-        tmp = f"{path}.partial"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({**dataclasses.asdict(self), **extra}, f, indent=2)
-        os.replace(tmp, path)
+        write_text(path, json.dumps({**dataclasses.asdict(self), **extra}, indent=2))
 
     @classmethod
     def from_json(cls, path):

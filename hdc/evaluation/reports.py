@@ -6,17 +6,7 @@ import os
 
 import numpy as np
 
-
-def _atomic(path, write):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+from data.files import atomic_write
 
 
 def write_json(path, obj):
@@ -25,7 +15,7 @@ def write_json(path, obj):
             json.dump(obj, f, indent=2, sort_keys=True)
             f.write("\n")
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_text(path, text):
@@ -33,7 +23,7 @@ def write_text(path, text):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def write_npz(path, **arrays):
@@ -41,7 +31,7 @@ def write_npz(path, **arrays):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
 
 def markdown_table(header, rows):
@@ -68,7 +58,7 @@ def _pyplot():
 
 def _save_figure(fig, path):
     plt = _pyplot()
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
     return path
 
