@@ -56,13 +56,23 @@ def _reply(**fields):
 
 
 def _clips(args, batch, layout=None):
-    """Random uint8 input: HDC's three views (B, 3, T, H, W, 3), or a packed batch for ``layout``."""
+    """Random uint8 input: HDC's three views (B, 3, T, H, W, 3), or a packed batch for ``layout``
+    (``hdc.packing``) whose labels are valid for every objective: scalars (i // 2) mod 2 (partners
+    2k, 2k + 1 alike, neighbouring pairs not), vectors the reversed range (a permutation)."""
     rng = np.random.default_rng(0)
     if layout is None:
         return rng.integers(0, 256, (batch, 3, args.frames, args.crop, args.crop, 3), dtype=np.uint8)
-    from hdc.packing import element_size
+    from hdc.packing import LABEL
 
-    return rng.integers(0, 256, (batch, element_size(layout)), dtype=np.uint8)
+    parts = []
+    for field in layout:
+        if field.kind == LABEL:
+            size = int(np.prod(field.shape))
+            value = np.arange(size)[None, ::-1] if field.shape else (np.arange(batch)[:, None] // 2) % 2
+            parts.append(np.ascontiguousarray(np.broadcast_to(value, (batch, size)), "<i4").view(np.uint8))
+        else:
+            parts.append(rng.integers(0, 256, (batch, int(np.prod(field.shape))), dtype=np.uint8))
+    return np.concatenate(parts, axis=1)
 
 
 def _objective(name, batch):
@@ -104,6 +114,7 @@ def _keras_worker(args, batch):
 
     import models
     from hdc.model import HDCModel
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -114,11 +125,15 @@ def _keras_worker(args, batch):
             tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     if args.precision == "bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    backbone = models.build_backbone(
-        args.backbone, input_shape=(args.frames, args.crop, args.crop, 3), kernel_regularizer=args.weight_decay
-    )
+    clip_shape = (args.frames, args.crop, args.crop, 3)
+    backbone = models.build_backbone(args.backbone, input_shape=clip_shape, kernel_regularizer=args.weight_decay)
     flops = models.conv_flops(backbone)
-    model = HDCModel(backbone, _objective(args.objective, args.batch_size))
+    objective = _objective(args.objective, args.batch_size)
+    if any(m != 1 for m in objective.view_frames.values()):  # e.g. mlfo's 2T long sequence
+        backbone = models.build_backbone(
+            args.backbone, input_shape=(None,) + clip_shape[1:], kernel_regularizer=args.weight_decay
+        )
+    model = HDCModel(backbone, objective, clip_shape=clip_shape)
     optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=args.momentum)
     clips = _clips(args, batch, model.layout)
     info = {"backend": backend, "conv_flops_per_clip": flops, "params": backbone.count_params()}

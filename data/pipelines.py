@@ -39,14 +39,21 @@ _SHARD_ORDER, _BLOCK_ORDER, _SAMPLE, _PAIR = 0, 1, 2, 3
 
 @dataclasses.dataclass(frozen=True)
 class ClipSpec:
-    """Clip geometry (HDC §3.3: 16 frames, 128×128 sample crop, 112×112 views)."""
+    """Clip geometry (HDC §3.3: 16 frames, 128×128 sample crop, 112×112 views).
 
-    frames: int = 16  # clip length T (consecutive frames)
+    ``stride`` s applies to fine-tuning and evaluation clips: T frames taken every
+    s-th frame, spanning (T − 1)·s + 1 frames (time-equivariant §3.4 transfers at
+    s = 4, the 4× speed of pretraining). Pretraining clips take their speeds from
+    the view recipes, so ``pretrain_dataset`` requires s = 1.
+    """
+
+    frames: int = 16  # clip length T
     sample_size: int = 128  # side of the random square crop x_i, from frames stored at short side 128
     crop: int = 112  # side of each view
+    stride: int = 1  # frame step within a clip (1: consecutive frames)
 
     def __post_init__(self):
-        for name in ("frames", "sample_size", "crop"):
+        for name in ("frames", "sample_size", "crop", "stride"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"ClipSpec.{name} must be a positive integer, received {value!r}")
@@ -180,11 +187,12 @@ def _example(record, epoch, index, position, seed, clip, recipes, layout):
 
 
 def _finetune_clip(record, epoch, index, seed, clip, augment):
-    """HDC §4 fine-tuning: one random T-frame window, random square, crop + scale jitter + flip."""
+    """HDC §4 fine-tuning: one random T-frame window (every ``clip.stride``-th frame),
+    random square, crop + scale jitter + flip."""
     key = _key(seed, epoch, _SAMPLE, index)
     parsed = parse_example(record)
     jpegs = parsed["frames"]
-    window = temporal.window(_fold(key, 0), tf.shape(jpegs)[0], clip.frames)
+    window = temporal.window(_fold(key, 0), tf.shape(jpegs)[0], clip.frames, clip.stride)
     frames, positions = _decode_square(jpegs, window, _fold(key, 2), clip.sample_size)
     view = aug.spatial_augment(tf.gather(frames, positions), _fold(key, 3), clip.crop, augment)
     return tf.ensure_shape(view, [clip.frames, clip.crop, clip.crop, 3]), tf.cast(parsed["label"], tf.int32)
@@ -234,6 +242,11 @@ def pretrain_dataset(
     _check_batch(batch_size)
     if start_step < 0:
         raise ValueError(f"start_step must be >= 0, received {start_step}")
+    if clip.stride != 1:
+        raise ValueError(
+            f"pretrain_dataset takes its playback speeds from the view recipes; ClipSpec.stride must be 1, "
+            f"received {clip.stride}"
+        )
     view_shape = (clip.frames, clip.crop, clip.crop, 3)
     layout = layout or packing.make_layout(("o", "s", "t"), {}, view_shape)
     assigned = recipes_lib.assign(layout, recipes or (recipes_lib.HDCRecipe(augment),), clip.frames)
@@ -265,6 +278,9 @@ def finetune_train_dataset(
 
     HDC §4: one random T-frame clip, random sample square, random crop with scale jitter and
     horizontal flip (no colour jitter, no channel replication). Resumable like ``pretrain_dataset``.
+    The clip takes every ``clip.stride``-th frame: indices start + stride·k (k < T) modulo the
+    video length, start uniform in [0, max(num_frames − span, 0)], span = (T − 1)·stride + 1;
+    videos shorter than the span start at 0 and loop, as in pretraining.
     """
     _check_batch(batch_size)
     if start_step < 0:
@@ -279,23 +295,30 @@ def finetune_train_dataset(
     return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
 
-def clip_starts(num_frames, frames, mode):
+def clip_starts(num_frames, frames, mode, stride=1):
     """First frame of each evaluation clip of a ``num_frames`` video (list of int).
 
-    - "dense" (HDC §4 test): every non-overlapping T-frame clip, starts 0, T, 2T, ...;
-      a video shorter than T gives one clip at 0 (its frames loop).
-    - "retrieval" (VCOP) and "10x3": 10 clips centred at linspace(T/2, n - T/2, 10),
-      i.e. start_k = floor(k (n - T) / 9); all 0 for videos shorter than T.
+    A clip takes T = ``frames`` frames every ``stride``-th frame, start + stride·k (k < T),
+    so it spans S = (T − 1)·stride + 1 frames; stride 1 gives T consecutive frames.
+
+    - "dense" (HDC §4 test): every non-overlapping clip, each owning a slot of T·stride
+      frames: starts k·T·stride for k < max(n // (T·stride), 1), i.e. 0, T, 2T, ... at
+      stride 1; a video shorter than one slot gives one clip at 0 (looping if n < S).
+    - "retrieval" (VCOP) and "10x3": 10 clips centred at linspace(S/2, n − S/2, 10),
+      i.e. start_k = floor(k · max(n − S, 0) / 9); all 0 for videos shorter than S.
     """
     if mode not in CLIP_MODES:
         raise ValueError(f"mode must be one of {CLIP_MODES}, received {mode!r}")
-    num_frames, frames = int(num_frames), int(frames)
-    if num_frames < 1 or frames < 1:
-        raise ValueError(f"num_frames and frames must be >= 1, received {num_frames} and {frames}")
+    num_frames, frames, stride = int(num_frames), int(frames), int(stride)
+    if min(num_frames, frames, stride) < 1:
+        raise ValueError(
+            f"num_frames, frames and stride must be >= 1, received {num_frames}, {frames} and {stride}"
+        )
     if mode == "dense":
-        return [k * frames for k in range(max(num_frames // frames, 1))]
-    span = max(num_frames - frames, 0)
-    return [k * span // (_RETRIEVAL_CLIPS - 1) for k in range(_RETRIEVAL_CLIPS)]
+        slot = frames * stride
+        return [k * slot for k in range(max(num_frames // slot, 1))]
+    room = max(num_frames - ((frames - 1) * stride + 1), 0)
+    return [k * room // (_RETRIEVAL_CLIPS - 1) for k in range(_RETRIEVAL_CLIPS)]
 
 
 def crop_boxes(height, width, crop, sample_size, mode):
@@ -334,7 +357,7 @@ def crop_boxes(height, width, crop, sample_size, mode):
 
 
 def _eval_layout(num_frames, height, width, clip, mode):
-    starts = np.asarray(clip_starts(num_frames, clip.frames, mode), np.int32)
+    starts = np.asarray(clip_starts(num_frames, clip.frames, mode, clip.stride), np.int32)
     boxes = np.asarray(crop_boxes(height, width, clip.crop, clip.sample_size, mode), np.int32)
     return starts, boxes
 
@@ -353,7 +376,7 @@ def _video_clips(record, clip, mode):
     num_boxes = len(crop_boxes(clip.sample_size, clip.sample_size, clip.crop, clip.sample_size, mode))  # per mode
     starts = tf.ensure_shape(starts, [None])
     boxes = tf.ensure_shape(boxes, [num_boxes, 4])
-    indices = (starts[:, None] + tf.range(clip.frames)[None, :]) % num_frames  # (C, T)
+    indices = (starts[:, None] + clip.stride * tf.range(clip.frames)[None, :]) % num_frames  # (C, T)
     unique, positions = tf.unique(tf.reshape(indices, [-1]))
     frames = tf.map_fn(
         lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
@@ -377,7 +400,8 @@ def video_clips_dataset(files, clip=ClipSpec(), mode="dense"):
     video_id=string, num_frames=int32).
 
     Clips are ordered clip-major, crop-minor (k = clip * num_crops + crop) with the starts of
-    ``clip_starts`` and the boxes of ``crop_boxes``. K = (number of clips) × 5 for "dense"
+    ``clip_starts`` and the boxes of ``crop_boxes``; a clip's frames are start + clip.stride·t
+    (t < T) modulo the video length, so short videos loop. K = (number of clips) × 5 for "dense"
     (HDC §4), 10 for "retrieval" (VCOP), 30 for "10x3". K varies per video in dense mode, so
     videos are not batched here; batch their clips downstream.
     """

@@ -21,8 +21,9 @@ Short videos. Frames never repeat while the video is long enough, and labels alw
 state what was applied:
 
 - ``window``, ``long_sequence``, ``pair_views``: a video shorter than the span loops
-  (indices mod num_frames, "Random m" of thesis §3), so the stride is 1 modulo
-  num_frames; ``shift`` is clamped to the video and its label is the applied offset.
+  (indices mod num_frames, "Random m" of thesis §3), so the stride (1, or ``window``'s
+  ``speed``) holds modulo num_frames; ``shift`` is clamped to the video and its label
+  is the applied offset.
 - ``place_pair``: if a before/after relation needs more than num_frames frames even at
   speed 1 (num_frames < 2T), the order falls back to ``ORDER_OVERLAP``. Then, while the
   clips do not fit (before/after: span_p + span_q > num_frames; overlap: the longer
@@ -68,15 +69,19 @@ def clip_indices(start, num_frames, frames, speed=1, reverse=False):
     return tf.where(reverse, tf.reverse(indices, [0]), indices)
 
 
-def window(seed, num_frames, frames):
-    """``frames`` consecutive indices at a uniformly random start; shorter videos loop from 0.
+def window(seed, num_frames, frames, speed=1):
+    """``frames`` indices, every ``speed``-th frame, from a uniformly random start.
 
-    The same draws as ``data.pipelines._window`` (equal output for equal seeds).
+    The clip spans (frames − 1)·speed + 1 frames; the start is uniform in
+    [0, max(num_frames − span, 0)], so a shorter video starts at 0 and loops
+    (indices mod num_frames). ``speed`` 1 gives consecutive frames.
     """
     _check_frames(frames)
+    if not isinstance(speed, numbers.Integral) or speed < 1:
+        raise ValueError(f"speed must be a positive integer, received {speed!r}")
     num_frames = tf.cast(num_frames, tf.int32)
-    start = _randint(seed, 0, tf.maximum(num_frames - frames, 0))
-    return clip_indices(start, num_frames, frames)
+    start = _randint(seed, 0, tf.maximum(num_frames - ((frames - 1) * speed + 1), 0))
+    return clip_indices(start, num_frames, frames, speed)
 
 
 def random_permutation(seed, length):

@@ -17,6 +17,7 @@ class EvalConfig:
     data: str = "synthetic"  # "synthetic" or a prepared-shards directory
     split: str = "1"  # official split 1|2|3, or "all" (average of the three)
     frames: int = 16  # clip length T (HDC §3.3)
+    frame_stride: int = 1  # clips take every N-th frame (time-equivariant §3.4 transfers at 4)
     crop: int = 112  # network input H = W
     sample_size: int = 128  # short side the frames are resized to before cropping
     batch_size: int = 32  # clips per forward/backward pass
@@ -50,7 +51,7 @@ class EvalConfig:
             raise ValueError(f"--split must be one of {SPLITS}, received {self.split!r}")
         if self.feature not in FEATURES:
             raise ValueError(f"--feature must be one of {FEATURES}, received {self.feature!r}")
-        for name in ("frames", "crop", "sample_size", "batch_size", "epochs", "probe_epochs"):
+        for name in ("frames", "frame_stride", "crop", "sample_size", "batch_size", "epochs", "probe_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, received {getattr(self, name)}")
         if self.crop > self.sample_size:

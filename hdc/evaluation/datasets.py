@@ -46,7 +46,9 @@ def num_classes(root, labels=()):
 
 
 def clip_spec(config):
-    return ClipSpec(frames=config.frames, sample_size=config.sample_size, crop=config.crop)
+    return ClipSpec(
+        frames=config.frames, sample_size=config.sample_size, crop=config.crop, stride=config.frame_stride
+    )
 
 
 def evaluation_videos(config, root, split, mode):
@@ -78,12 +80,13 @@ def run_over_splits(config, evaluate_split, result_name, settings):
 
 
 def common_settings(config, root):
-    """The settings every result file records: encoder, data and clip shape."""
+    """The settings every result file records: encoder, data, clip shape and frame stride."""
     return {
         "encoder": config.source.describe(),
         "data": root,
         "clip": [config.frames, config.crop, config.crop],
         "sample_size": config.sample_size,
+        "frame_stride": config.frame_stride,
     }
 
 

@@ -27,8 +27,8 @@ def evaluation_clips(frames, clip, mode):
     short videos loop their frames, boxes smaller than ``crop`` are resized."""
     num_frames, height, width = frames.shape[:3]
     clips = []
-    for start in clip_starts(num_frames, clip.frames, mode):
-        window = frames[(start + np.arange(clip.frames)) % num_frames]
+    for start in clip_starts(num_frames, clip.frames, mode, clip.stride):
+        window = frames[(start + clip.stride * np.arange(clip.frames)) % num_frames]
         for top, left, h, w in crop_boxes(height, width, clip.crop, clip.sample_size, mode):
             patch = window[:, top : top + h, left : left + w]
             if (h, w) != (clip.crop, clip.crop):
