@@ -52,6 +52,11 @@ VARIANTS = {
     "simclr": ("videoSimCLR: NT-Xent τ 0.5, MLP 512-256, shift ±8, thesis augmentation", lambda: _method("simclr")),
     "moco": ("videoMoCo v2: queue 256, m 0.99, MLP head, MoCo v2 augmentation",
              lambda: _method("moco", moco_queue_size=256, moco_momentum=0.99)),
+    # The thesis' crop keeps 8-100% of the frame; on these 64-px frames with one small object a crop
+    # often misses the object. The same two methods with HDC's family (crop area 30-100%):
+    "simclr_hdc_aug": ("videoSimCLR with HDC's spatial family", lambda: _method("simclr", pair_augment="hdc")),
+    "moco_hdc_aug": ("videoMoCo v2 with HDC's spatial family",
+                     lambda: _method("moco", moco_queue_size=256, moco_momentum=0.99, pair_augment="hdc")),
     "te": ("time-equivariant: L_equi + speed/direction/order heads + L_inst (Table 1 o)", lambda: _method("te")),
     "hdc+te": ("HDC + time-equivariant, weights 1, 1", lambda: _method("te", objectives=("hdc", "te"))),
     # K = 128 prototypes and a 256-row score queue for 640 videos of 16 classes (the paper: 1000 and 1024 for
