@@ -59,8 +59,7 @@ def _layout(config, names, all_recipes):
             raise ValueError(f"--recipes: unknown recipe name(s) {unknown or list(names)}; known: {known}")
         return recipes.full_layout([r for r in all_recipes if r.name in names], clip_shape)
     objective = families.build_objective(config)
-    views = tuple(dict.fromkeys(tuple(objective.views) + tuple(objective.raw_views)))
-    return packing.make_layout(views, objective.labels, clip_shape, objective.view_frames)
+    return packing.make_layout(objective.input_views, objective.labels, clip_shape, objective.view_frames)
 
 
 def _label_text(labels, row):

@@ -60,8 +60,7 @@ class HDCModel(keras.Model):
         self.backbone = backbone
         self.objective = objective
         self.total_steps = total_steps
-        # A view may be both encoded and read as pixels (multi-level's input-level transforms): once in the input.
-        needed = tuple(dict.fromkeys(tuple(objective.views) + tuple(objective.raw_views)))
+        needed = objective.input_views
         self.input_views = tuple(input_views) if input_views is not None else needed
         missing = set(needed) - set(self.input_views)
         if missing:

@@ -62,6 +62,11 @@ class Objective(keras.layers.Layer):
     labels = {}
     taps = ()
 
+    @property
+    def input_views(self):
+        """Every view it reads, each once: ``views`` then ``raw_views`` (a view may be both)."""
+        return tuple(dict.fromkeys(tuple(self.views) + tuple(self.raw_views)))
+
     def attach(self, backbone):
         """Called once by the model with its online backbone, before the first
         call (e.g. to make a momentum copy of it). Keep no tracked reference to
