@@ -1,25 +1,39 @@
-"""The synthetic-motion quality benchmark: every method side by side.
+"""The synthetic-motion quality benchmark: every method side by side, over seeds.
 
 Pretrains one backbone on the large built-in synthetic dataset (16 classes =
-4 shapes x 4 motions, ``data.synthetic``) with the same seed, clip shape,
-batch, optimiser and number of steps for each variant (``VARIANTS``): HDC and
+4 shapes x 4 motions, ``data.synthetic``) with the same clip shape, batch,
+optimiser and number of steps for each variant (``VARIANTS``): HDC and
 its Table 1 ablations (SC/TC at block 5 only), videoSimCLR, videoMoCo v2,
 time-equivariant contrast, multi-level feature optimisation, HDC combined with
-each of the last two, and random initialisation (the same seeded weights, no pretraining). Each method
+each of the last two, and random initialisation (the seeded weights, no pretraining). Each method
 keeps its own objective, views and augmentation (``hdc.config.METHODS``) but
 shares the optimiser and budget, so the rows differ only in what is learned.
+
+Every variant runs once per seed of ``--seeds`` (default 0, 1, 2): the seed sets
+the initialisation, the data order and the linear probe; random init is
+evaluated at the same seeds, one seeded initialisation each.
 
 Then, for the pooled features of blocks 3, 4 and 5, held-out kNN retrieval
 (test videos query the train gallery, cosine, top-1/top-5; VCOP protocol,
 ``hdc.evaluation.metrics``) and a linear probe (``hdc.evaluation.linear_probe``).
 Per-video features average ``--clips-per-video`` evenly spaced clips of the
-10 VCOP retrieval clips (centre crop), to fit a CPU budget.
+10 VCOP retrieval clips (centre crop), to fit a CPU budget. The report gives
+each metric's mean, sample standard deviation (ddof=1; none for one seed)
+and per-seed values; ``--plot`` draws the block-5 means with std error bars.
 
-    python -m benchmarks.quality --json quality.json    # ~20 min on 2 CPU cores
+    python -m benchmarks.quality --json quality.json   # all 13 variants x 3 seeds: ~2.5 h on 2 shared cores
 
-Each variant's run directory (``--out``/<variant>) holds train.py's outputs
+Budget: 300 pretraining steps per run by default, so that one variant over
+three seeds fits in ~15 min on 2 CPU cores. The single-seed run at 600 steps
+took 326 s of pretraining for HDC on a loaded machine (0.54 s per step) and
+~20 s of evaluation: 3 x (300 x 0.54 + 20) s = 9 min, leaving room for a
+busier machine (400 steps: 12 min, no margin). The price is half the steps
+of that run, so fewer points above random init. Variants with heavier steps
+take longer (hdc+te 1.4 s, hdc+mlfo 2.1 s per step there: ~22 and ~33 min).
+
+Each run directory (``--out``/<variant>/seed<k>) holds train.py's outputs
 and ``quality.json``; a re-run resumes pretraining and reuses finished results
-with the same settings.
+with the same settings (seed included).
 """
 
 import argparse
@@ -48,7 +62,8 @@ VARIANTS = {
     "sc_5": ("HDC Table 1: SC at block 5", dict(sc_blocks=(5,), tc_blocks=())),
     "tc_5": ("HDC Table 1: TC at block 5", dict(sc_blocks=(), tc_blocks=(5,))),
     # 640 training videos, batch 16: K = 256 keeps the queue below the dataset (thesis §5.5 sizes K by the
-    # dataset); m = 0.99 because 600 steps at 0.999 would leave the key encoder half at its initialisation.
+    # dataset); m = 0.99 because 300 steps at 0.999 would leave 0.999^300 = 74% of the key encoder's
+    # initialisation in it.
     "simclr": ("videoSimCLR: NT-Xent τ 0.5, MLP 512-256, shift ±8, thesis augmentation", lambda: _method("simclr")),
     "moco": ("videoMoCo v2: queue 256, m 0.99, MLP head, MoCo v2 augmentation",
              lambda: _method("moco", moco_queue_size=256, moco_momentum=0.99)),
@@ -68,6 +83,7 @@ VARIANTS = {
     "random_init": ("no pretraining (the same seeded initialisation)", None),
 }
 BLOCKS = ("block3", "block4", "block5")
+METRICS = ("top1", "top5", "linear_top1")  # kNN top-1, kNN top-5, linear probe top-1
 RETRIEVAL_CLIPS = 10  # clips per video of data.pipelines' "retrieval" mode
 
 
@@ -79,11 +95,11 @@ class QualitySettings:
     crop: int = 64  # block 5 is 1x4x4: instance norm + pooling over fewer positions (48 px: 3x3) loses it
     resize: int = 64  # the stored short side: views and the test crop see the whole frame
     batch_size: int = 16
-    steps: int = 600  # pretraining steps per variant
+    steps: int = 300  # pretraining steps per run (module docstring: the budget)
     optimizer: str = "adam"
     lr: float = 1e-3
     schedule: str = "inverse-time"
-    seed: int = 0
+    seed: int = 0  # of one run: initialisation, data order, linear probe (--seeds lists the runs)
     dataset: str = "large"  # synthetic dataset size
     clips_per_video: int = 1  # of the 10 retrieval clips, evenly spaced
     probe_epochs: int = 200
@@ -99,6 +115,11 @@ class QualitySettings:
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, received {self.lr}")
         return self
+
+
+def run_dir(settings, variant, out):
+    """OUT/<variant>/seed<k>: train.py's outputs and quality.json of one (variant, seed) run."""
+    return os.path.join(out, variant, f"seed{settings.seed}")
 
 
 def train_config(settings, variant, out):
@@ -126,7 +147,7 @@ def train_config(settings, variant, out):
         schedule=settings.schedule,
         seed=settings.seed,
         checkpoint_every=settings.steps // epochs,
-        out=os.path.join(out, variant),
+        out=run_dir(settings, variant, out),
     )
 
 
@@ -198,17 +219,17 @@ def evaluate_variant(settings, source, root):
 
 
 def run_variant(settings, variant, out, root):
-    """Pretrain (unless random init) and evaluate one variant; cached in OUT/variant/quality.json."""
+    """Pretrain (unless random init) and evaluate one variant at settings.seed; cached in its run_dir."""
     import keras
 
     from hdc.evaluation.encoders import EncoderSource
 
-    cache = os.path.join(out, variant, "quality.json")
+    cache = os.path.join(run_dir(settings, variant, out), "quality.json")
     if os.path.exists(cache):
         with open(cache, encoding="utf-8") as f:
             cached = json.load(f)
         if cached.get("settings") == dataclasses.asdict(settings):
-            print(f"{variant}: reusing {cache}")
+            print(f"{variant} seed {settings.seed}: reusing {cache}")
             return cached["result"]
     result = {}
     if VARIANTS[variant][1] is None:
@@ -219,11 +240,12 @@ def run_variant(settings, variant, out, root):
             width_multiplier=settings.width_multiplier,
         )
     else:
-        run_dir, result["pretrain"] = pretrain_variant(settings, variant, out)
-        if run_dir is None:
-            print(f"{variant}: pretraining failed: {result['pretrain']['error']}", file=sys.stderr)
+        trained, result["pretrain"] = pretrain_variant(settings, variant, out)
+        if trained is None:
+            error = result["pretrain"]["error"]
+            print(f"{variant} seed {settings.seed}: pretraining failed: {error}", file=sys.stderr)
             return result
-        source = EncoderSource(run=run_dir)
+        source = EncoderSource(run=trained)
     start = time.time()
     result["blocks"] = evaluate_variant(settings, source, root)
     result["eval_seconds"] = round(time.time() - start, 1)
@@ -240,29 +262,80 @@ def write_json(path, value):
     write_text(path, json.dumps(value, indent=2))
 
 
+def aggregate(runs):
+    """One variant over its seeds' runs ({"seed<k>": run_variant's result}): per block and metric the
+    per-seed values (None where pretraining failed), their mean and sample std (ddof=1; None below
+    two values); block 5 also at the top, as the headline; the runs under "seeds"."""
+    blocks = {}
+    for block in BLOCKS:
+        blocks[block] = {}
+        for metric in METRICS:
+            values = [run["blocks"][block][metric] if "blocks" in run else None for run in runs.values()]
+            done = [v for v in values if v is not None]
+            blocks[block][metric] = {
+                "mean": float(np.mean(done)) if done else None,
+                "std": float(np.std(done, ddof=1)) if len(done) > 1 else None,
+                "per_seed": values,
+            }
+    return {**blocks["block5"], "blocks": blocks, "seeds": runs}
+
+
 def _pct(x):
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def _cell(stats):
+    """"mean ± std" in percent; "-" for what is missing."""
+    return "-" if stats["mean"] is None else f"{_pct(stats['mean'])} ± {_pct(stats['std'])}"
+
+
 def markdown_table(variants):
-    """Block-5 features per variant, then every block."""
+    """Block-5 features per variant, then every block: mean ± std over the seeds (aggregate's output)."""
     lines = ["| variant | what it trains | kNN top-1 | kNN top-5 | linear top-1 |", "| --- | --- | --- | --- | --- |"]
     for name, result in variants.items():
-        cells = [name, VARIANTS[name][0]] + [_pct(result.get(k)) for k in ("top1", "top5", "linear_top1")]
+        cells = [name, VARIANTS[name][0]] + [_cell(result[k]) for k in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| variant | " + " | ".join(f"{b} kNN@1 / @5 / linear" for b in BLOCKS) + " |"]
     lines.append("| --- |" + " --- |" * len(BLOCKS))
     for name, result in variants.items():
-        row = [name]
-        for block in BLOCKS:
-            r = result.get("blocks", {}).get(block, {})
-            row.append(" / ".join(_pct(r.get(k)) for k in ("top1", "top5", "linear_top1")))
+        row = [name] + [" / ".join(_cell(result["blocks"][b][k]) for k in METRICS) for b in BLOCKS]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
+def plot_quality(path, variants, seeds):
+    """Bar chart PNG: per variant, block-5 kNN top-1 and linear top-1 means (%) with std error bars."""
+    from hdc.evaluation.reports import _pyplot, _save_figure
+
+    plt = _pyplot()
+    x = np.arange(len(variants))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(variants)), 4))
+    for i, (metric, label) in enumerate((("top1", "kNN top-1"), ("linear_top1", "linear top-1"))):
+        stats = [result[metric] for result in variants.values()]  # None (no value) -> nan: no bar
+        mean, std = (100 * np.array([s[key] for s in stats], dtype=float) for key in ("mean", "std"))
+        ax.bar(x + 0.4 * (i - 0.5), mean, 0.4, yerr=std, capsize=3, label=label)
+    ax.set_xticks(x, list(variants), rotation=45, ha="right")
+    ax.set_ylabel("block-5 accuracy (%)")
+    ax.set_title(f"mean ± std over seeds {', '.join(map(str, seeds))}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
 def load_average():
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def seed_list(text):
+    """--seeds: distinct non-negative integers, comma-separated ("0,1,2" -> [0, 1, 2])."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, received {text!r}") from None
+    if min(seeds) < 0 or len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds >= 0, received {text!r}")
+    return seeds
 
 
 def build_parser():
@@ -278,19 +351,22 @@ def build_parser():
     p.add_argument("--crop", type=int, default=d.crop, help="network input size (view crop; centre crop at test)")
     p.add_argument("--resize", type=int, default=d.resize, help="side of the sample square the views are cut from")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="pretraining batch (videos)")
-    p.add_argument("--steps", type=int, default=d.steps, help="pretraining steps per variant")
+    p.add_argument("--steps", type=int, default=d.steps, help="pretraining steps per run")
     p.add_argument("--optimizer", default=d.optimizer, choices=("sgd", "adam"), help="pretraining optimiser")
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (SGD: momentum 0.9)")
     p.add_argument("--schedule", default=d.schedule, choices=("inverse-time", "cosine"), help="lr schedule")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, data order and probes")
+    p.add_argument(
+        "--seeds", type=seed_list, default="0,1,2", help="one run per seed (initialisation, data order, probes)"
+    )
     p.add_argument("--dataset", default=d.dataset, choices=("small", "large"), help="synthetic dataset size")
     p.add_argument("--clips-per-video", type=int, default=d.clips_per_video, help="evaluation clips per video (1-10)")
     p.add_argument("--probe-epochs", type=int, default=d.probe_epochs, help="linear-probe epochs (Adam)")
     p.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {', '.join(VARIANTS)}"
     )
-    p.add_argument("--out", default="runs/quality", help="directory of the per-variant runs")
+    p.add_argument("--out", default="runs/quality", help="directory of the runs (<variant>/seed<k>)")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--plot", help="write the bar chart to this PNG; None: --json's path with .png, if given")
     return p
 
 
@@ -316,14 +392,20 @@ def main(argv=None):
     root = ensure_dataset(settings.dataset, seed=0)
     results = {}
     for variant in variants:
-        print(f"=== {variant} ===", flush=True)
-        results[variant] = run_variant(settings, variant, args.out, root)
+        runs = {}
+        for seed in args.seeds:
+            print(f"=== {variant}, seed {seed} ===", flush=True)
+            runs[f"seed{seed}"] = run_variant(dataclasses.replace(settings, seed=seed), variant, args.out, root)
+        results[variant] = aggregate(runs)
+    shared = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
     report = {
         "variants": results,
         "settings": dict(
-            dataclasses.asdict(settings),
+            shared,
+            seeds=args.seeds,
             dataset_root=root,
-            headline="block5 features; per-block numbers under 'blocks'",
+            headline="block5 features; per-block numbers under 'blocks'; each run's details under 'seeds'",
+            spread="mean and sample std (ddof=1) over the seeds; per_seed: None where pretraining failed",
             knn="test videos query train videos, cosine, hit if a same-class video is among the k nearest",
             linear_probe="standardised features, one softmax Dense layer, Adam 1e-3",
         ),
@@ -336,6 +418,9 @@ def main(argv=None):
     if args.json:
         write_json(args.json, report)
         print(f"wrote {args.json}")
+    plot = args.plot or (args.json and os.path.splitext(args.json)[0] + ".png")
+    if plot:
+        print(f"wrote {plot_quality(plot, results, args.seeds)}")
     return 0
 
 

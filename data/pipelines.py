@@ -6,16 +6,25 @@
 - ``video_clips_dataset``: every evaluation clip of each video (HDC §4 dense
   test, VCOP retrieval, 10 clips × 3 crops).
 
-Resumable order. The training streams are infinite and fully determined by
-``seed``: sample position p (p = step * batch_size + i) lies in data-epoch
-e = p // num_videos. Epoch e reads the shards in an order permuted statelessly
-from (seed, e), interleaves them deterministically, and permutes consecutive
-blocks of ``shuffle_buffer`` records statelessly from (seed, e, block). Every
-random draw of sample p (windows, crops, augmentations) is keyed by
-(seed, e, p - e * num_videos). Restarting at ``start_step = s`` therefore begins
-at epoch p0 // num_videos and skips the remaining p0 % num_videos *serialized*
-records (no decoding), and yields exactly the batches an uninterrupted run yields
-from step s on. Nothing depends on thread timing or on the global TF seed.
+Order of the training streams. A data-epoch is a uniformly random permutation
+of all N records of the files, keyed statelessly by (seed, epoch), cut to its
+first U = ⌊N / B⌋·B entries for batch size B: batches mix classes like random
+draws whatever the order on disk (``data.prepare`` writes videos sorted by id,
+i.e. by class), a batch never spans two data-epochs, so no video appears twice
+in one batch, and each epoch leaves out a different random N − U videos.
+Records are read by position (a seek per record, headers only, no shuffle
+buffer: memory is the prefetch alone). Sample position p = step·B + j lies in
+epoch e = p // U at index i = p − e·U, and every random draw of the sample
+(windows, crops, augmentations) is keyed by (seed, e, i), so the streams are
+infinite, deterministic and exactly resumable: ``start_step = s`` yields the
+batches of an uninterrupted run from step s on, reading nothing before them.
+Nothing depends on thread timing or on the global TF seed.
+
+Several input pipelines (``input_context``, from
+``tf.distribute.Strategy.distribute_datasets_from_function``): pipeline k of K
+reads and decodes only places [k·B/K, (k + 1)·B/K) of every global batch and
+batches them per replica, so together the replicas hold exactly the
+single-device global batch, in replica order.
 """
 
 import dataclasses
@@ -34,7 +43,7 @@ from hdc import packing
 CLIP_MODES = ("dense", "retrieval", "10x3")
 _RETRIEVAL_CLIPS = 10
 # Purpose tags folded into the keys so that independent draws never share a seed.
-_SHARD_ORDER, _BLOCK_ORDER, _SAMPLE, _PAIR = 0, 1, 2, 3
+_ORDER, _SAMPLE, _PAIR = 0, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +72,15 @@ class ClipSpec:
             )
 
 
-def count_records(files):
-    """Number of records in TFRecord files, reading only each record's 12-byte header.
+def records_per_file(files):
+    """Number of records in each TFRecord file, reading only each record's 12-byte header.
 
     Cost: one small read and one seek per record (no payload is read), e.g. well under
-    a second for UCF101's 13k records on a local disk; on remote storage each seek is a
-    request, so pass ``num_videos`` to the pipelines there instead.
+    a second for UCF101's 13k records on a local disk.
     """
-    total = 0
+    counts = []
     for path in files:
+        count = 0
         with tf.io.gfile.GFile(path, "rb") as f:
             size = f.size()
             offset = 0
@@ -84,8 +93,14 @@ def count_records(files):
                 if offset > size:
                     raise ValueError(f"Truncated TFRecord file {path}: record runs past the end of the file")
                 f.seek(offset)
-                total += 1
-    return total
+                count += 1
+        counts.append(count)
+    return counts
+
+
+def count_records(files):
+    """Total number of records in TFRecord files (``records_per_file``)."""
+    return sum(records_per_file(files))
 
 
 _fold = tf.random.experimental.stateless_fold_in
@@ -100,44 +115,74 @@ def _key(*parts):
     return key
 
 
-def _epoch_records(files, seed, epoch, shuffle, shuffle_buffer):
-    """Serialized records of data-epoch ``epoch`` in their deterministic order, tagged (record, epoch, index)."""
-    paths = tf.constant(files)
-    if shuffle:
-        order = tf.argsort(tf.random.stateless_uniform([len(files)], _key(seed, epoch, _SHARD_ORDER)))
-        paths = tf.gather(paths, order)
-    records = tf.data.Dataset.from_tensor_slices(paths).interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 16),
-        block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    if shuffle:
-
-        def permute(block_index, block):
-            noise = tf.random.stateless_uniform(tf.shape(block), _key(seed, epoch, _BLOCK_ORDER, block_index))
-            return tf.data.Dataset.from_tensor_slices(tf.gather(block, tf.argsort(noise)))
-
-        records = records.batch(shuffle_buffer).enumerate().flat_map(permute)
-    return records.enumerate().map(lambda index, record: (record, epoch, index))
+def epoch_order(num_videos, used, seed, epoch, shuffle=True):
+    """The record numbers (0 .. num_videos − 1, counted across the files in order) of the
+    ``used`` samples of data-epoch ``epoch``: the first ``used`` entries of a uniformly
+    random permutation keyed by (seed, epoch), or of the identity without ``shuffle``."""
+    if not shuffle:
+        return tf.range(used, dtype=tf.int64)
+    noise = tf.random.stateless_uniform([num_videos], _key(seed, epoch, _ORDER), dtype=tf.float64)
+    return tf.argsort(noise, stable=True)[:used]
 
 
-def _record_stream(files, seed, start, num_videos, shuffle, shuffle_buffer):
-    """The infinite tagged record stream, from sample position ``start`` on."""
+def _slice_of(input_context, batch_size):
+    """(first, size) of the part of every global batch that this input pipeline makes."""
+    if input_context is None:
+        return 0, batch_size
+    pipelines = input_context.num_input_pipelines
+    if batch_size % input_context.num_replicas_in_sync:
+        raise ValueError(
+            f"batch_size {batch_size} must be a multiple of the {input_context.num_replicas_in_sync} replicas"
+        )
+    size = batch_size // pipelines
+    return input_context.input_pipeline_id * size, size
+
+
+def _record_stream(files, batch_size, seed, start, shuffle, input_context, num_videos=None):
+    """The infinite stream of (serialized record, data-epoch, index in the epoch, sample
+    position) from sample position ``start`` on, restricted to this input pipeline's
+    slice of each batch."""
     files = [str(f) for f in files]
     if not files:
         raise ValueError("files is empty: no TFRecord shards to read")
-    if num_videos is None:
-        num_videos = count_records(files)
-    if num_videos < 1:
-        raise ValueError(f"No records in {len(files)} TFRecord file(s) starting with {files[0]}")
-    if shuffle_buffer < 1:
-        raise ValueError(f"shuffle_buffer must be >= 1, received {shuffle_buffer}")
-    first_epoch, offset = divmod(start, num_videos)
-    epochs = tf.data.Dataset.counter(first_epoch)
-    stream = epochs.flat_map(lambda e: _epoch_records(files, seed, e, shuffle, shuffle_buffer))
-    return stream.skip(offset)
+    counts = records_per_file(files)
+    if num_videos is not None and num_videos != sum(counts):
+        raise ValueError(f"num_videos {num_videos} differs from the {sum(counts)} records in the files")
+    num_videos = sum(counts)
+    if num_videos < batch_size:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the {num_videos} records in {len(files)} TFRecord file(s) "
+            f"starting with {files[0]}: a batch holds distinct videos"
+        )
+    used = num_videos // batch_size * batch_size
+    first, size = _slice_of(input_context, batch_size)
+    file_of = tf.constant(np.repeat(np.arange(len(files)), counts), tf.int64)
+    number_in_file = tf.constant(np.concatenate([np.arange(c) for c in counts]), tf.int64)
+    paths = tf.constant(files)
+    first_epoch, offset = divmod(start, used)
+
+    def epoch_positions(epoch):
+        order = epoch_order(num_videos, used, seed, epoch, shuffle)
+        return tf.data.Dataset.from_tensor_slices((order, tf.range(used, dtype=tf.int64))).map(
+            lambda record, index: (record, epoch, index)
+        )
+
+    def read(record, epoch, index):
+        reader = tf.data.TFRecordDataset(tf.gather(paths, file_of[record]), buffer_size=0)
+        position = epoch * used + index
+        return reader.skip(number_in_file[record]).take(1).map(lambda serialized: (serialized, epoch, index, position))
+
+    stream = tf.data.Dataset.counter(first_epoch).flat_map(epoch_positions).skip(offset)
+    if size < batch_size:  # only this pipeline's slice: the others' records are never read
+
+        def mine(record, epoch, index):
+            place = index % batch_size
+            return (place >= first) & (place < first + size)
+
+        stream = stream.filter(mine)
+    return stream.interleave(
+        read, cycle_length=16, block_length=1, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
 
 def _decode_square(jpegs, indices, seed, sample_size):
@@ -198,15 +243,21 @@ def _finetune_clip(record, epoch, index, seed, clip, augment):
     return tf.ensure_shape(view, [clip.frames, clip.crop, clip.crop, 3]), tf.cast(parsed["label"], tf.int32)
 
 
-def _deterministic(dataset):
+def _batched(dataset, batch_size, input_context):
+    """Batch per replica (``input_context``) or whole, deterministically, with prefetch."""
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
     options = tf.data.Options()
     options.deterministic = True
-    return dataset.with_options(options)
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _check_batch(batch_size):
+def _check_stream(batch_size, start_step):
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+    if start_step < 0:
+        raise ValueError(f"start_step must be >= 0, received {start_step}")
 
 
 def pretrain_dataset(
@@ -218,9 +269,9 @@ def pretrain_dataset(
     start_step=0,
     num_videos=None,
     shuffle=True,
-    shuffle_buffer=256,
     layout=None,
     recipes=None,
+    input_context=None,
 ):
     """Infinite dataset of packed uint8 batches for pretraining (``hdc.packing``).
 
@@ -229,19 +280,15 @@ def pretrain_dataset(
     default the HDC recipe with ``augment``). A layout of same-shaped views without
     labels gives (batch_size, V, T, crop, crop, 3) — the views stacked on axis 1 —
     any other (batch_size, bytes per example). One tensor per element (not a tuple)
-    so MultiWorkerMirroredStrategy can shard it (keras-team/keras#20585). Conversion
+    so MultiWorkerMirroredStrategy can distribute it (keras-team/keras#20585). Conversion
     to [-1, 1] happens on the device (HDC §3.3).
-    ``start_step = s`` yields exactly the batches of an uninterrupted run from step s on.
-    ``num_videos``: records in ``files``; counted with ``count_records`` (headers only)
-    when None. It must be exact, since it fixes the data-epoch boundaries.
-    ``shuffle=False`` reads shards and records in file order (still random windows and
-    augmentations). ``shuffle_buffer``: records permuted together (memory: that many
-    serialized videos). Recipes with ``pair_shared`` need an even ``batch_size``, so
+    Order, resume (``start_step``) and ``input_context``: the module docstring.
+    ``num_videos``: optional, the caller's count of records in ``files`` (checked).
+    ``shuffle=False`` takes the records in file order (still random windows and
+    augmentations). Recipes with ``pair_shared`` need an even ``batch_size``, so
     that partners 2k, 2k + 1 land in one batch.
     """
-    _check_batch(batch_size)
-    if start_step < 0:
-        raise ValueError(f"start_step must be >= 0, received {start_step}")
+    _check_stream(batch_size, start_step)
     if clip.stride != 1:
         raise ValueError(
             f"pretrain_dataset takes its playback speeds from the view recipes; ClipSpec.stride must be 1, "
@@ -256,11 +303,9 @@ def pretrain_dataset(
             f"batch_size must be even with recipe {shared[0]!r}: examples 2k and 2k + 1 share its "
             f"relative temporal transformation (time-equivariant Fig. 3), received {batch_size}"
         )
-    files = [str(f) for f in files]
-    num_videos = count_records(files) if num_videos is None and files else num_videos
-    stream = _record_stream(files, seed, start_step * batch_size, num_videos, shuffle, shuffle_buffer)
+    stream = _record_stream(files, batch_size, seed, start_step * batch_size, shuffle, input_context, num_videos)
     dataset = stream.map(
-        lambda r, e, i: _example(r, e, i, e * num_videos + i, seed, clip, assigned, layout),
+        lambda r, e, i, p: _example(r, e, i, p, seed, clip, assigned, layout),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
@@ -268,31 +313,29 @@ def pretrain_dataset(
     if all(f.kind == packing.VIEW for f in layout) and len(shapes) == 1:
         stacked = (len(layout), *shapes.pop())
         dataset = dataset.map(lambda x: tf.reshape(x, stacked))
-    return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    return _batched(dataset, batch_size, input_context)
 
 
 def finetune_train_dataset(
-    files, batch_size, clip=ClipSpec(), seed=0, start_step=0, num_videos=None, shuffle_buffer=256
+    files, batch_size, clip=ClipSpec(), seed=0, start_step=0, num_videos=None, input_context=None
 ):
     """Infinite dataset of (uint8 clips (B, T, crop, crop, 3), int32 labels (B,)) for fine-tuning.
 
     HDC §4: one random T-frame clip, random sample square, random crop with scale jitter and
-    horizontal flip (no colour jitter, no channel replication). Resumable like ``pretrain_dataset``.
-    The clip takes every ``clip.stride``-th frame: indices start + stride·k (k < T) modulo the
-    video length, start uniform in [0, max(num_frames − span, 0)], span = (T − 1)·stride + 1;
-    videos shorter than the span start at 0 and loop, as in pretraining.
+    horizontal flip (no colour jitter, no channel replication). Order and resume as
+    ``pretrain_dataset``. The clip takes every ``clip.stride``-th frame: indices start + stride·k
+    (k < T) modulo the video length, start uniform in [0, max(num_frames − span, 0)],
+    span = (T − 1)·stride + 1; videos shorter than the span start at 0 and loop, as in pretraining.
     """
-    _check_batch(batch_size)
-    if start_step < 0:
-        raise ValueError(f"start_step must be >= 0, received {start_step}")
+    _check_stream(batch_size, start_step)
     augment = aug.AugmentConfig(color_jitter=False, channel_replication=False)
-    stream = _record_stream(files, seed, start_step * batch_size, num_videos, True, shuffle_buffer)
+    stream = _record_stream(files, batch_size, seed, start_step * batch_size, True, input_context, num_videos)
     dataset = stream.map(
-        lambda r, e, i: _finetune_clip(r, e, i, seed, clip, augment),
+        lambda r, e, i, p: _finetune_clip(r, e, i, seed, clip, augment),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    return _deterministic(dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    return _batched(dataset, batch_size, input_context)
 
 
 def clip_starts(num_frames, frames, mode, stride=1):
@@ -413,4 +456,6 @@ def video_clips_dataset(files, clip=ClipSpec(), mode="dense"):
     dataset = tf.data.TFRecordDataset(files).map(
         lambda r: _video_clips(r, clip, mode), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    return _deterministic(dataset.prefetch(tf.data.AUTOTUNE))
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)

@@ -46,23 +46,40 @@ class HDCRecipe:
     """HDC §3.1/§3.3: x_i is T consecutive frames at a random start; u_o = φ_o(x_i),
     u_s = φ_s(x_i); u_t = φ_t(Γ(x_i)), Γ another random T-frame window of the
     same video (same sample square). With ``augment.tc_spatial_aug`` off, u_t
-    is the centre crop (HDC §4.1). Its draws use the base key, as the three-view
-    pipeline did, so HDC's batches are unchanged."""
+    is the centre crop (HDC §4.1).
+
+    ``tc_gap``: the least number of frames strictly between x_i's window and
+    u_t's (``temporal.separated_windows``; a video too short for it puts the two
+    windows at its ends). Default 0, disjoint windows (they may touch): the paper
+    calls u_t's source "a new clip from the video of the query clip" (§1) and
+    "another clip x'_i" (Fig. 2), one "whose spatial semantics are as different
+    from the query clip as possible" (§1), and keeps shared timestamps for the
+    Spatial Contrast pair; it names no distance, so every disjoint placement stays
+    possible ("random temporal cropping"). -1: independent draws (the windows may
+    overlap or coincide), bitwise the batches HDC had before this option. Its
+    draws use the base key (folds 0, 1)."""
 
     augment: aug.AugmentConfig = aug.AugmentConfig()
+    tc_gap: int = 0
     name = "hdc"
     tag = 0
     pair_shared = False
+
+    def __post_init__(self):
+        if not isinstance(self.tc_gap, numbers.Integral) or isinstance(self.tc_gap, bool) or self.tc_gap < -1:
+            raise ValueError(f"HDCRecipe.tc_gap must be an integer >= 0, or -1 for none, received {self.tc_gap!r}")
 
     def outputs(self, frames):
         return {"o": 1, "s": 1, "t": 1}, {}
 
     def indices(self, key, pair_key, num_frames, frames, wanted):
-        clips = {}
-        if {"o", "s"} & wanted:
-            clips["x"] = temporal.window(_fold(key, 0), num_frames, frames)
+        if self.tc_gap < 0:
+            x, t = (temporal.window(_fold(key, k), num_frames, frames) for k in (0, 1))
+        else:
+            x, t = temporal.separated_windows(key, num_frames, frames, self.tc_gap)
+        clips = {"x": x} if {"o", "s"} & wanted else {}
         if "t" in wanted:
-            clips["t"] = temporal.window(_fold(key, 1), num_frames, frames)
+            clips["t"] = t
         return clips, {}
 
     def views(self, key, pair_key, clips, crop, wanted):

@@ -24,6 +24,8 @@ state what was applied:
   (indices mod num_frames, "Random m" of thesis §3), so the stride (1, or ``window``'s
   ``speed``) holds modulo num_frames; ``shift`` is clamped to the video and its label
   is the applied offset.
+- ``separated_windows``: a video too short for the gap (fewer than 2T + gap frames)
+  puts the two windows at its two ends, as far apart as it allows.
 - ``place_pair``: if a before/after relation needs more than num_frames frames even at
   speed 1 (num_frames < 2T), the order falls back to ``ORDER_OVERLAP``. Then, while the
   clips do not fit (before/after: span_p + span_q > num_frames; overlap: the longer
@@ -82,6 +84,48 @@ def window(seed, num_frames, frames, speed=1):
     num_frames = tf.cast(num_frames, tf.int32)
     start = _randint(seed, 0, tf.maximum(num_frames - ((frames - 1) * speed + 1), 0))
     return clip_indices(start, num_frames, frames, speed)
+
+
+def _union_draw(seed, low_size, high_start, last):
+    """(u, size): u uniform over [0, low_size) ∪ [high_start, last], size its count (0: empty, u = 0)."""
+    high_start = tf.maximum(high_start, low_size)  # parts that touch or overlap are one interval
+    size = low_size + tf.maximum(last - high_start + 1, 0)
+    u = _randint(seed, 0, tf.maximum(size - 1, 0))
+    return tf.where(u < low_size, u, high_start + u - low_size), size
+
+
+def separated_windows(seed, num_frames, frames, gap):
+    """Two windows of ``frames`` consecutive indices with at least ``gap`` frames between them.
+
+    HDC's x_i and Γ(x_i) (§3.1, §3.3): Temporal Contrast takes "a new clip from the
+    video of the query clip" (§1), "another clip x'_i from the same video" (Fig. 2),
+    "whose spatial semantics are as different from the query clip as possible".
+    Windows starting at a and b satisfy the gap when |a − b| >= frames + gap, i.e.
+    ``gap`` frames strictly between them (0: disjoint, they may touch). Starts range
+    over [0, m], m = max(num_frames − frames, 0); D = frames + gap.
+
+    - x's start a is uniform over the starts that have a partner at distance >= D:
+      all of [0, m] once num_frames >= 3·frames + 2·gap − 1, and then it equals
+      ``window(fold_in(seed, 0), ...)``'s start; otherwise [0, m − D] ∪ [D, m].
+    - The second start b, given a, is uniform over [0, a − D] ∪ [a + D, m].
+    - A video too short for the gap (m < D: fewer than 2·frames + gap frames) has no
+      such pair: the windows go to its two ends, a ∈ {0, m} by a fair coin and
+      b = m − a, the largest distance it allows (both at 0, looping, when
+      num_frames <= frames).
+
+    Both draws sample the admissible set directly (no rejection), from folds 0 and 1
+    of ``seed``. Returns (first, second), int32 (frames,) each.
+    """
+    _check_frames(frames)
+    if not isinstance(gap, numbers.Integral) or isinstance(gap, bool) or gap < 0:
+        raise ValueError(f"gap must be a non-negative integer, received {gap!r}")
+    n = tf.cast(num_frames, tf.int32)
+    last, distance = tf.maximum(n - frames, 0), frames + gap
+    fits = last >= distance
+    first, _ = _union_draw(_fold(seed, 0), tf.where(fits, last - distance + 1, 1), tf.where(fits, distance, last), last)
+    second, size = _union_draw(_fold(seed, 1), tf.maximum(first - distance + 1, 0), first + distance, last)
+    second = tf.where(size > 0, second, last - first)
+    return clip_indices(first, n, frames), clip_indices(second, n, frames)
 
 
 def random_permutation(seed, length):

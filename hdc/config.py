@@ -47,6 +47,7 @@ class TrainConfig:
     flip: bool = True
     scale_jitter: bool = True
     tc_spatial_aug: bool = True  # spatial augmentation of u_t (§4.1)
+    tc_gap: int = 0  # least frames between x_i's and u_t's windows, 0 = disjoint (§1: "a new clip"); -1 = independent
     # videoSimCLR (video-simclr-moco-thesis §3, Eq. 1; values of the thesis code)
     simclr_temperature: float = 0.5  # τ of NT-Xent
     simclr_hidden: int = 512  # MLP 512 → hidden → simclr_dim, ReLU between
@@ -256,6 +257,8 @@ class TrainConfig:
             (len(self.thesis_blur_sigma) == 2 and 0 < lo <= hi, "thesis_blur_sigma", "two numbers 0 < lo <= hi"),
             (0 < self.thesis_blur_kernel <= 1, "thesis_blur_kernel", "in (0, 1]"),
             (self.pair_transform in PAIR_TRANSFORMS, "pair_transform", f"one of {PAIR_TRANSFORMS}"),
+            (isinstance(self.tc_gap, int) and not isinstance(self.tc_gap, bool) and self.tc_gap >= -1, "tc_gap",
+             "an integer >= 0 (frames between x_i's and u_t's windows), or -1 for independent windows"),
             (self.pair_max_shift >= 0, "pair_max_shift", ">= 0"),
             (self.pair_augment in AUGMENT_FAMILIES, "pair_augment", f"one of {AUGMENT_FAMILIES}"),
             (1 <= self.te_num_speeds <= MAX_SPEEDS, "te_num_speeds", f"in 1..{MAX_SPEEDS}"),

@@ -54,6 +54,11 @@ def check_run(config, num_videos, replicas):
             f"--batch-size {config.batch_size} is larger than the {num_videos} training videos; "
             "contrast needs clips of different videos"
         )
+    if config.batch_size % replicas:
+        raise UsageError(
+            f"--batch-size {config.batch_size} must be a multiple of the {replicas} replicas: "
+            "each takes an equal part of the global batch"
+        )
     if "te" in config.objectives and config.batch_size % (2 * replicas):
         raise UsageError(
             f"--batch-size {config.batch_size} must be a multiple of {2 * replicas} with --objectives te on "
@@ -139,7 +144,7 @@ def view_recipes(config):
     )
     family = {"thesis": thesis, "hdc": augment}
     return (
-        recipes.HDCRecipe(augment),
+        recipes.HDCRecipe(augment, config.tc_gap),
         recipes.PairRecipe(config.pair_transform, config.pair_max_shift, family[config.pair_augment]),
         recipes.TERecipe(
             config.te_num_speeds, dataclasses.replace(augment, channel_replication=False), config.te_equivariance
@@ -148,7 +153,7 @@ def view_recipes(config):
     )
 
 
-def pretrain_dataset(config, layout, files, num_videos, start_step):
+def pretrain_dataset(config, layout, files, num_videos, start_step, input_context=None):
     clip = pipelines.ClipSpec(frames=config.frames, sample_size=config.resize, crop=config.crop)
     return pipelines.pretrain_dataset(
         files,
@@ -159,6 +164,18 @@ def pretrain_dataset(config, layout, files, num_videos, start_step):
         num_videos=num_videos,
         layout=layout,
         recipes=view_recipes(config),
+        input_context=input_context,
+    )
+
+
+def distributed_dataset(strategy, config, layout, files, num_videos, start_step):
+    """The training input of ``strategy``: with several replicas, one pipeline per worker
+    that reads and decodes only its replicas' part of each global batch
+    (``data.pipelines``), so the global batch is the single-device one on any devices."""
+    if strategy.num_replicas_in_sync == 1:
+        return pretrain_dataset(config, layout, files, num_videos, start_step)
+    return strategy.distribute_datasets_from_function(
+        lambda context: pretrain_dataset(config, layout, files, num_videos, start_step, context)
     )
 
 
@@ -211,7 +228,7 @@ def pretrain(config, verbose=1):
         epoch, done = divmod(step, steps_per_epoch)
         last_epoch = config.epochs if done == 0 else epoch + 1
         model.fit(
-            pretrain_dataset(config, model.layout, files, num_videos, step),
+            distributed_dataset(strategy, config, model.layout, files, num_videos, step),
             initial_epoch=epoch,
             epochs=last_epoch,
             steps_per_epoch=steps_per_epoch - done if done else steps_per_epoch,

@@ -1,4 +1,5 @@
-"""Tiny prepared datasets and run directories for the evaluation tests."""
+"""Tiny prepared datasets and run directories for the evaluation tests, the
+shards' frames as the pipeline decodes them, and a brute-force retrieval top-k."""
 
 import json
 import os
@@ -6,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data.records import SHARD_PATTERN, encode_example
+from data.records import SHARD_PATTERN, encode_example, parse_example
 
 
 def index_video(num_frames, height=40, width=48):
@@ -63,3 +64,20 @@ def make_run(run_dir, backbone="r2plus1d10", frames=8, crop=32, sample_size=40, 
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(config, f)
     return encoder
+
+
+def decoded_videos(files):
+    """The shards' frames as the pipeline sees them (after JPEG), one array per video."""
+    for record in tf.data.TFRecordDataset(files):
+        jpegs = parse_example(record)["frames"]
+        yield np.stack([tf.io.decode_jpeg(j, channels=3).numpy() for j in jpegs])
+
+
+def brute_force_topk(query, query_labels, gallery, gallery_labels, k):
+    """Loop over queries; cosine distance 1 − q·g/(|q||g|); hit if any of the k nearest match."""
+    hits = 0
+    for q, label in zip(query, query_labels):
+        distances = [1 - np.dot(q, g) / (np.linalg.norm(q) * np.linalg.norm(g)) for g in gallery]
+        nearest = sorted(range(len(gallery)), key=lambda j: distances[j])[:k]
+        hits += any(gallery_labels[j] == label for j in nearest)
+    return hits / len(query)

@@ -16,7 +16,11 @@ import socket
 import subprocess
 import sys
 
+import h5py
 import numpy as np
+import pytest
+
+from evaluation_data import make_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "scripts", "replica_step.py")
@@ -91,3 +95,61 @@ def test_killed_stateful_run_resumes_bitwise(tmp_path):
     assert a.files == b.files and len(a.files) > 40
     for key in a.files:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+TRAIN = [
+    "--backbone", "r2plus1d10", "--width-multiplier", "0.25", "--frames", "8", "--crop", "32", "--resize", "40",
+    "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "3", "--optimizer", "sgd", "--momentum", "0.9",
+    "--lr", "0.1", "--schedule", "inverse-time", "--lr-decay", "0.5", "--deterministic", "--seed", "9",
+]  # fmt: skip
+
+
+def _train(flags, extra_env=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(extra_env or {}))
+    script = os.path.join(ROOT, "tests", "scripts", "train_float64.py")
+    return subprocess.Popen([sys.executable, script, *flags], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _weights(out):
+    arrays = {}
+    with h5py.File(os.path.join(out, "checkpoints", "latest.weights.h5"), "r") as f:
+        f.visititems(lambda name, item: arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def _losses(out):
+    with open(os.path.join(out, "metrics.csv")) as f:
+        return [float(row.split(",")[1]) for row in f.read().split()[1:]]
+
+
+@pytest.fixture(scope="module")
+def class_sorted_shards(tmp_path_factory):
+    return make_dataset(str(tmp_path_factory.mktemp("data")), classes=3, train_per_class=3, test_per_class=1)
+
+
+def test_train_py_on_two_replicas_and_two_workers_equals_one_device(class_sorted_shards, tmp_path):
+    """train.py through the real shard pipeline, 3 steps of SGD with momentum, L2 and the
+    inverse-time schedule: 2 replicas and 2 local workers (each worker decoding only its
+    half of every batch) end with the single-device loss and weights."""
+    flags = TRAIN + ["--data", class_sorted_shards]
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = {
+        "one": _train(flags + ["--out", str(tmp_path / "one"), "--strategy", "one"]),
+        "mirrored": _train(flags + ["--out", str(tmp_path / "mirrored"), "--strategy", "mirrored", "--cpu-devices", "2"]),
+    }
+    for i in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        procs[f"worker{i}"] = _train(flags + ["--out", str(tmp_path / "workers"), "--strategy", "multiworker"],
+                                     {"TF_CONFIG": tf_config})  # fmt: skip
+    for proc in procs.values():
+        _wait(proc)
+    reference = _weights(tmp_path / "one")
+    assert len(reference) > 50
+    for name in ("mirrored", "workers"):
+        np.testing.assert_allclose(_losses(tmp_path / name), _losses(tmp_path / "one"), rtol=1e-9, err_msg=name)
+        weights = _weights(tmp_path / name)
+        assert weights.keys() == reference.keys()
+        for key in reference:
+            np.testing.assert_allclose(weights[key], reference[key], rtol=0, atol=1e-9, err_msg=f"{name}: {key}")

@@ -8,7 +8,7 @@ import pytest
 import evaluate
 from data.pipelines import ClipSpec
 from data.video import write_video
-from evaluation_data import class_video, make_dataset, write_split
+from evaluation_data import class_video, decoded_videos, make_dataset, write_split
 from hdc.evaluation.extract import evaluation_clips
 from hdc.evaluation.features import per_video_means
 
@@ -24,6 +24,7 @@ def coded_video(num_frames, height=40, width=48):
 # Hand-computed: 40×48 frames, square 40 centred at left 4, crop 32, far = 8.
 DENSE_BOXES = [(4, 8), (0, 4), (0, 12), (8, 4), (8, 12)]  # centre, TL, TR, BL, BR (top, left)
 RETRIEVAL_BOX = (4, 8)  # centre crop of the frame
+TEN_BY_THREE_BOXES = [(4, 0), (4, 8), (4, 16)]  # left, centre, right along the 48-wide side
 # 40 frames, T = 16: clip centres linspace(8, 32, 10) → starts floor(k·24/9).
 RETRIEVAL_STARTS_40 = [0, 2, 5, 8, 10, 13, 16, 18, 21, 24]
 
@@ -40,6 +41,8 @@ def frame_and_box(clips):
         (10, "dense", [0], DENSE_BOXES),
         (40, "retrieval", RETRIEVAL_STARTS_40, [RETRIEVAL_BOX]),
         (10, "retrieval", [0] * 10, [RETRIEVAL_BOX]),
+        (40, "10x3", RETRIEVAL_STARTS_40, TEN_BY_THREE_BOXES),
+        (10, "10x3", [0] * 10, TEN_BY_THREE_BOXES),
     ],
 )
 def test_clip_enumeration_positions(num_frames, mode, starts, boxes):
@@ -49,17 +52,6 @@ def test_clip_enumeration_positions(num_frames, mode, starts, boxes):
     expected_frames = [[(s + i) % num_frames for i in range(16)] for s in starts for _ in boxes]
     np.testing.assert_array_equal(frames, expected_frames)  # clip-major, crop-minor; short videos loop
     np.testing.assert_array_equal(corners, [box for _ in starts for box in boxes])
-
-
-def decoded_videos(files):
-    """The shards' frames as the pipeline sees them (after JPEG)."""
-    import tensorflow as tf
-
-    from data.records import parse_example
-
-    for record in tf.data.TFRecordDataset(files):
-        jpegs = parse_example(record)["frames"]
-        yield np.stack([tf.io.decode_jpeg(j, channels=3).numpy() for j in jpegs])
 
 
 def test_shard_pipeline_gives_the_same_clips_and_counts(tmp_path):

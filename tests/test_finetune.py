@@ -6,6 +6,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 import evaluate
 from evaluation_data import make_dataset, make_run
@@ -46,15 +47,15 @@ def test_learning_rate_follows_keras_time_decay():
 
 
 def test_finetune_command_resumes_trains_tests_and_reruns(tmp_path, capsys):
-    data = make_dataset(str(tmp_path / "data"))
+    data = make_dataset(str(tmp_path / "data"), classes=7, train_per_class=1, test_per_class=1)
     run = str(tmp_path / "run")
     make_run(run, seed=1)
     out = tmp_path / "out"
     # An interrupted run: BackupAndRestore's backup says epoch 1 of 2 is done.
     backup = out / "backup"
     backup.mkdir(parents=True)
-    model = build_classifier(load_backbone(EncoderSource(run=run), CLIP), 3)
-    compile_classifier(model, 3)
+    model = build_classifier(load_backbone(EncoderSource(run=run), CLIP), 7)
+    compile_classifier(model, 7)
     model.optimizer.build(model.trainable_variables)
     model.save_weights(str(backup / "latest.weights.h5"))
     (backup / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0}))
@@ -67,8 +68,12 @@ def test_finetune_command_resumes_trains_tests_and_reruns(tmp_path, capsys):
     assert [line.split(",")[0] for line in history[1:]] == ["1"]  # epoch 0 was not redone
     assert not backup.exists()
     result = json.loads((out / "finetune.json").read_text())
-    assert result["num_test"] == 6 and result["epochs"] == 1
-    assert result["top5"] == 1.0  # 3 classes: top-5 is capped at 3
+    assert result["num_test"] == 7 and result["epochs"] == 1
+    saved = np.load(out / "scores.npz")  # per-video class scores; 7 classes, so top-5 can miss
+    assert list(saved["labels"]) == list(range(7)) and saved["scores"].shape == (7, 7)
+    for k in (1, 5):
+        hits = [label in np.argsort(-row)[:k] for row, label in zip(saved["scores"], saved["labels"])]
+        assert result[f"top{k}"] == pytest.approx(np.mean(hits))
     assert result["settings"]["clip"] == [8, 32, 32]  # taken from the run's config.json
     assert result["settings"]["sample_size"] == 40  # train.py calls it "resize"
     assert os.path.getsize(out / "finetune_curve.png") > 1000

@@ -201,7 +201,7 @@ def test_chunk_mode_one_crop_per_clip_frame_mode_one_per_frame(tmp_path, mode):
     files = ramp_shard(tmp_path / "ramp.tfrecord")
     clip = pl.ClipSpec(frames=T, sample_size=40, crop=16)
     spread = []
-    for batch in pl.pretrain_dataset(files, 2, clip, layout=layout, recipes=(recipe,), num_videos=1).take(3):
+    for batch in pl.pretrain_dataset(files, 1, clip, layout=layout, recipes=(recipe,), num_videos=1).take(6):
         views, _ = packing.unpack(batch, layout)
         for view in np.asarray(views["a"]).astype(float).reshape(-1, T, 16, 16, 3):
             position = view[..., 1:]  # green and blue: where the crop came from

@@ -9,18 +9,8 @@ import numpy as np
 import pytest
 
 import evaluate
-from evaluation_data import make_dataset
+from evaluation_data import brute_force_topk, make_dataset
 from hdc.evaluation.metrics import RETRIEVAL_KS, topk_hits
-
-
-def brute_force_topk(query, query_labels, gallery, gallery_labels, k):
-    """Loop over queries; cosine distance 1 − q·g/(|q||g|); hit if any of the k nearest match."""
-    hits = 0
-    for q, label in zip(query, query_labels):
-        distances = [1 - np.dot(q, g) / (np.linalg.norm(q) * np.linalg.norm(g)) for g in gallery]
-        nearest = sorted(range(len(gallery)), key=lambda j: distances[j])[:k]
-        hits += any(gallery_labels[j] == label for j in nearest)
-    return hits / len(query)
 
 
 @pytest.mark.parametrize("gallery_size", [7, 30, 80])

@@ -16,6 +16,7 @@ import numpy as np
 from data.pipelines import clip_starts, crop_boxes
 from hdc.evaluation import datasets, reports
 from hdc.evaluation.features import clip_feature_fn, per_video_means
+from hdc.evaluation.metrics import require_finite
 
 STORED_SHORT_SIDE = 128  # frames are resized like data.prepare's shards (HDC §3.3)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -68,8 +69,9 @@ def folder_features(config, fn):
         counts.append(len(frames))
     if not rows:
         raise ValueError(f"no video under {config.videos} could be decoded ({len(skipped)} skipped)")
+    features = require_finite(np.stack(rows), f"encoder outputs for the videos in {config.videos}", ids)
     arrays = {
-        "features": np.stack(rows).astype(np.float32),
+        "features": features.astype(np.float32),
         "video_ids": np.array(ids),
         "labels": np.full(len(ids), -1),
         "num_frames": np.array(counts),

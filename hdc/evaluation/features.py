@@ -7,6 +7,7 @@ import keras
 from tqdm import tqdm
 
 from hdc.evaluation.encoders import load_backbone, load_savedmodel
+from hdc.evaluation.metrics import require_finite
 
 
 def to_unit_range(inputs):
@@ -67,6 +68,9 @@ def per_video_means(fn, videos, batch_size, total=None, desc="videos"):
     Returns:
         dict with ``outputs`` (N, D) float32 means, ``labels`` (N,) int,
         ``video_ids`` (N,) str, ``num_frames`` (N,) int, ``num_clips`` (N,) int.
+
+    Raises:
+        ValueError: naming ``desc`` and the videos, when outputs hold NaN or inf.
     """
     import tensorflow as tf
 
@@ -95,8 +99,9 @@ def per_video_means(fn, videos, batch_size, total=None, desc="videos"):
         raise ValueError("the dataset holds no videos")
     counts = np.array(counts)
     labels, video_ids, num_frames = zip(*meta)
+    outputs = require_finite(np.stack(sums) / counts[:, None], f"encoder outputs for the {desc} videos", video_ids)
     return {
-        "outputs": (np.stack(sums) / counts[:, None]).astype(np.float32),
+        "outputs": outputs.astype(np.float32),
         "labels": np.array(labels),
         "video_ids": np.array(video_ids),
         "num_frames": np.array(num_frames),

@@ -5,7 +5,8 @@ from the encoder) → global average pooling of block5 → dropout 0.5 → one
 Dense softmax layer. SGD, lr 0.01, momentum 0.9, Keras time decay 1e-4 per
 step, L2 5e-5 on every kernel, batch 32 clips of 16 frames (random crop,
 scale jitter, flip). Test: every non-overlapping 16-frame clip × 5 crops (or
-10 clips × 3 crops), class scores averaged per video.
+10 clips × 3 crops), class scores (softmax) averaged per video and written
+to ``OUT/scores.npz`` (scores, labels, video_ids, num_clips).
 
 Resuming: ``keras.callbacks.BackupAndRestore`` keeps the weights, optimizer
 state and epoch in ``OUT/backup`` after every epoch; a re-run with the same
@@ -126,6 +127,11 @@ def evaluate_split(config, root, out):
     )
     videos, count = datasets.evaluation_videos(config, root, "test", config.test_mode)
     scores = per_video_means(lambda x: model.predict_on_batch(x), videos, config.batch_size, count, "test")
+    reports.write_npz(
+        os.path.join(out, "scores.npz"),
+        **{k: scores[k] for k in ("labels", "video_ids", "num_clips")},
+        scores=scores["outputs"],
+    )
     result = classification_topk(scores["outputs"], scores["labels"], (1, 5))
     result.update(num_test=len(scores["labels"]), epochs=len(history["epoch"]))
     result["final_train_accuracy"] = float(history["accuracy"][-1])

@@ -5,6 +5,20 @@ scores from any backend can be scored.
   the train-split gallery by cosine similarity; a query is a hit at k when
   any of its k nearest gallery videos shares its label.
 - Classification top-k from per-video class scores (HDC §4, Table 3).
+
+Edge cases, fixed so that results do not depend on BLAS rounding:
+
+- Ties: gallery videos equally similar to a query keep gallery order (the
+  lower gallery index ranks first). Gallery rows that are identical after L2
+  normalisation get bit-identical similarities (computed once), so exact
+  duplicates always tie.
+- Zero features: the cosine similarity of an all-zero vector to anything is
+  0, so an all-zero gallery video ranks below every positively similar video
+  and above every negatively similar one, and an all-zero query sees the whole
+  gallery tied (its neighbours are the first gallery videos).
+- NaN or inf features or scores raise a ValueError that says where and in how
+  many rows, instead of scoring (a NaN similarity or score would sort as a
+  silent hit or miss).
 """
 
 import numpy as np
@@ -12,15 +26,27 @@ import numpy as np
 RETRIEVAL_KS = (1, 5, 10, 20, 50)
 
 
+def require_finite(values, name, ids=None):
+    """``values`` (N, ...) as float64, or a ValueError naming ``name``, how many
+    of the N rows hold NaN or inf, and the first few (their ``ids`` if given)."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+    if len(bad):
+        first = ", ".join(str(ids[i] if ids is not None else i) for i in bad[:3])
+        raise ValueError(f"{name}: NaN or inf in {len(bad)} of {len(values)} videos (first: {first})")
+    return values
+
+
 def _as_features(x, name):
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty (N, D) array, received shape {x.shape}")
-    return x
+    return require_finite(x, name)
 
 
 def cosine_similarity(query, gallery):
-    """(Q, G) cosine similarities; all-zero rows get similarity 0 to everything."""
+    """(Q, G) cosine similarities; an all-zero row has similarity 0 to everything.
+    Identical (after normalisation) gallery rows get bit-identical columns."""
     query = _as_features(query, "query features")
     gallery = _as_features(gallery, "gallery features")
     if query.shape[1] != gallery.shape[1]:
@@ -30,15 +56,20 @@ def cosine_similarity(query, gallery):
 
     def unit(x):
         norm = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.maximum(norm, 1e-12)
+        return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
-    return unit(query) @ unit(gallery).T
+    # BLAS may round one dot product differently at different gallery positions:
+    # every row takes the column of its first identical row.
+    gallery = unit(gallery)
+    first = {}
+    owner = [first.setdefault(row.tobytes(), i) for i, row in enumerate(gallery)]
+    return (unit(query) @ gallery.T)[:, owner]
 
 
 def nearest_neighbours(query, gallery, k):
     """Indices (Q, min(k, G)) of the most similar gallery rows, best first.
 
-    Ties are broken by the lower gallery index.
+    Ties keep gallery order: the lower gallery index ranks first.
     """
     sims = cosine_similarity(query, gallery)
     k = min(int(k), sims.shape[1])
@@ -73,6 +104,7 @@ def classification_topk(scores, labels, ks=(1, 5)):
         raise ValueError(
             f"scores must be (N, classes) with one label per row, received {scores.shape} and {labels.shape}"
         )
+    require_finite(scores, "class scores")
     if labels.min() < 0 or labels.max() >= scores.shape[1]:
         raise ValueError(f"labels must lie in [0, {scores.shape[1]}), received {labels.min()}..{labels.max()}")
     own = scores[np.arange(len(labels)), labels]
