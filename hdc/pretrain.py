@@ -236,7 +236,7 @@ def pretrain(config, verbose=1):
             verbose=verbose,
             shuffle=False,  # the dataset shuffles itself (data.pipelines)
         )
-        if saver.stopped_by_signal:
+        if saver.stopped_by_signal and not saver.saw_nonfinite_loss:  # a NaN at that step: the error below
             print(f"Stopped by SIGTERM at step {saver.step()}; checkpoint saved. Re-run the same command to resume.")
             return {}
         new_step = saver.step()

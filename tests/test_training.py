@@ -1,12 +1,12 @@
 """Pretraining: a user's compile + fit, train.py's outputs, exact resume after
-SIGKILL, NaN handling, the SavedModel export, and flag errors."""
+SIGKILL and SIGTERM at a chosen step, NaN handling, the SavedModel export, and flag errors."""
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import keras
@@ -83,10 +83,10 @@ def test_export_serves_in_a_process_without_the_project(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(served["embedding"], axis=1), 1.0, rtol=1e-5)
 
 
-def run_train(args, **kwargs):
+def run_train(args, script="train.py", **kwargs):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.Popen(
-        [sys.executable, "train.py"] + args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        [sys.executable, script] + args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, **kwargs,
     )  # fmt: skip
 
@@ -108,43 +108,89 @@ def checkpoint_arrays(out):
     return arrays
 
 
+def checkpoint_step(out):
+    return int(checkpoint_arrays(out)["optimizer/vars/0"])  # the optimizer's first variable: its iteration count
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     return make_dataset(str(tmp_path_factory.mktemp("data")), classes=4, train_per_class=2, test_per_class=1)
 
 
-def test_resume_after_sigkill_equals_uninterrupted_run(shards, tmp_path):
-    common = TINY + ["--data", shards, "--deterministic", "--seed", "7"]
-    straight = str(tmp_path / "straight")
-    killed = str(tmp_path / "killed")
-    # The killed run starts first; the uninterrupted one runs beside it.
-    victim = run_train(common + ["--out", killed])
-    reference = run_train(common + ["--out", straight])
-    checkpoint = os.path.join(killed, "checkpoints", "latest.weights.h5")
-    deadline = time.time() + 300
-    while not os.path.exists(checkpoint) and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    time.sleep(1.0)  # somewhere after step 2, mid-epoch or mid-write
-    victim.send_signal(signal.SIGKILL)
-    victim.communicate()
-    code, output = finish(run_train(common + ["--out", killed]))
-    assert code == 0, output[-3000:]
-    assert "Resuming from step" in output
-    code, output = finish(reference)
-    assert code == 0, output[-3000:]
-    for name in ("config.json", "metrics.csv", "encoder.keras", "export/saved_model.pb"):
-        assert os.path.exists(os.path.join(straight, name)), name
-    with open(os.path.join(straight, "config.json")) as f:  # the objective, rebuildable from its settings
-        settings = json.load(f)["objective_settings"]["hdc"]
-    assert HDCObjective.from_config(settings).get_config() == settings
-    a, b = checkpoint_arrays(straight), checkpoint_arrays(killed)
-    assert len(a) > 50 and a.keys() == b.keys()
+# 2 epochs of 3 steps, checkpoints at steps 2, 3 (epoch end), 4 and 6; the signal comes at
+# the end of step 5, inside epoch 2 and after the step-4 checkpoint. TINY on C3D at width
+# 1/4 and 16 px to fit the time (later flags win); --deterministic for bitwise equality.
+RESUME = TINY + ["--backbone", "c3d", "--width-multiplier", "0.25", "--crop", "16", "--resize", "20"]
+RESUME += ["--deterministic", "--seed", "7"]
+
+
+@pytest.fixture(scope="module")
+def reference(shards, tmp_path_factory):
+    """``reference()``: the output folder of one uninterrupted train.py run, started here
+    and waited for at first call, so that it overlaps the signalled runs."""
+    out = str(tmp_path_factory.mktemp("reference"))
+    proc = run_train(RESUME + ["--data", shards, "--out", out])
+    result = functools.cache(lambda: finish(proc))
+
+    def wait():
+        code, output = result()
+        assert code == 0, output[-3000:]
+        return out
+
+    yield wait
+    if proc.poll() is None:  # no test waited for it
+        proc.kill()
+        proc.communicate()
+
+
+def signalled_then_rerun(shards, out, sig, expect_code):
+    """Run train.py's flags, signalled at the end of step 5 (tests/scripts/train_until.py);
+    check its exit code, return the step of its checkpoint and the re-run's output."""
+    flags = RESUME + ["--data", shards, "--out", out]
+    code, output = finish(run_train(["5", sig] + flags, script=os.path.join("tests", "scripts", "train_until.py")))
+    assert code == expect_code, output[-3000:]
+    assert not os.path.exists(os.path.join(out, "encoder.keras")), "the signalled run finished"
+    assert not [f for f in os.listdir(os.path.join(out, "checkpoints")) if "partial" in f]
+    step = checkpoint_step(out)
+    code, rerun = finish(run_train(flags))
+    assert code == 0, rerun[-3000:]
+    return output, step, rerun
+
+
+def assert_bitwise_equal(reference, out):
+    a, b = checkpoint_arrays(reference()), checkpoint_arrays(out)
+    assert len(a) > 50 and a.keys() == b.keys()  # weights and optimizer variables
+    assert checkpoint_step(reference()) == 6
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    loaded = keras.saving.load_model(os.path.join(straight, "encoder.keras"))
+
+
+def test_sigkill_inside_an_epoch_resumes_from_the_last_checkpoint_bitwise(shards, reference, tmp_path):
+    out = str(tmp_path)
+    _, step, rerun = signalled_then_rerun(shards, out, "SIGKILL", -signal.SIGKILL)
+    assert step == 4
+    assert f"Resuming from step 4 (epoch 2) in {out}" in rerun, rerun[-3000:]
+    assert_bitwise_equal(reference, out)
+
+
+def test_sigterm_saves_that_step_and_the_rerun_resumes_there_bitwise(shards, reference, tmp_path):
+    out = str(tmp_path)
+    output, step, rerun = signalled_then_rerun(shards, out, "SIGTERM", 0)
+    assert "Stopped by SIGTERM at step 5; checkpoint saved." in output, output[-3000:]
+    assert step == 5
+    assert f"Resuming from step 5 (epoch 2) in {out}" in rerun, rerun[-3000:]
+    assert_bitwise_equal(reference, out)
+
+
+def test_train_py_writes_its_outputs(reference):
+    reference = reference()
+    for name in ("config.json", "metrics.csv", "encoder.keras", "export/saved_model.pb"):
+        assert os.path.exists(os.path.join(reference, name)), name
+    with open(os.path.join(reference, "config.json")) as f:  # the objective, rebuildable from its settings
+        settings = json.load(f)["objective_settings"]["hdc"]
+    assert HDCObjective.from_config(settings).get_config() == settings
+    loaded = keras.saving.load_model(os.path.join(reference, "encoder.keras"))
     assert isinstance(loaded, models.VideoBackbone)
-    assert not [f for f in os.listdir(os.path.join(killed, "checkpoints")) if "partial" in f]
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards, tmp_path):
@@ -222,6 +268,8 @@ def test_optimizer_and_width_flags_reach_the_model():
         (["--no-flip"], "flip", False),
         (["--no-scale-jitter"], "scale_jitter", False),
         (["--no-tc-spatial-aug"], "tc_spatial_aug", False),
+        (["--tc-gap", "3"], "tc_gap", 3),
+        (["--tc-gap", "-1"], "tc_gap", -1),
         (["--optimizer", "adam"], "optimizer", "adam"),
         (["--width-multiplier", "0.5"], "width_multiplier", 0.5),
         (["--objectives", "hdc"], "objectives", ("hdc",)),  # the default: nothing changes

@@ -18,7 +18,6 @@ step, so the batches equal those of an uninterrupted run. A finished run
 
 import csv
 import json
-import math
 import os
 import shutil
 
@@ -73,7 +72,7 @@ def train(config, model, root, out):
     """Fit on the train split with backup/resume; returns steps per epoch."""
     files = shard_files(root, "train")
     num_videos = count_records(files)
-    steps = config.steps_per_epoch or math.ceil(num_videos / config.batch_size)
+    steps = config.steps_per_epoch or num_videos // config.batch_size  # one data-epoch (data.pipelines)
     backup_dir = os.path.join(out, "backup")
     start = completed_epochs(backup_dir)
     if start:
