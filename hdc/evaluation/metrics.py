@@ -59,11 +59,9 @@ def cosine_similarity(query, gallery):
         return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
     # BLAS may round one dot product differently at different gallery positions:
-    # every row takes the column of its first identical row.
-    gallery = unit(gallery)
-    first = {}
-    owner = [first.setdefault(row.tobytes(), i) for i, row in enumerate(gallery)]
-    return (unit(query) @ gallery.T)[:, owner]
+    # score each distinct row once and give identical rows its column.
+    distinct, owner = np.unique(unit(gallery), axis=0, return_inverse=True)
+    return (unit(query) @ distinct.T)[:, owner.ravel()]
 
 
 def nearest_neighbours(query, gallery, k):
