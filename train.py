@@ -21,6 +21,7 @@ from hdc.config import (
     MLFO_GRAPHS,
     MLFO_TEMPORAL,
     PRESETS,
+    REMAT_BLOCKS,
     SCHEDULES,
     THESIS_MODES,
     TE_EQUIVARIANCES,
@@ -55,6 +56,11 @@ def _names_from(allowed):
         return names
 
     return parse
+
+
+def _remat(text):
+    named = {"none": (), "all": REMAT_BLOCKS}
+    return named[text] if text in named else _names_from(REMAT_BLOCKS)(text)
 
 
 def _add_augmentation_flags(p):
@@ -194,6 +200,8 @@ def build_parser():
     g.add_argument("--deterministic", action="store_true", default=None, help="deterministic ops (exact resume)")
     g.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute (GPUs)")
     g.add_argument("--jit-compile", action="store_true", default=None, help="XLA (GPUs; slow on CPU)")
+    g.add_argument("--remat", type=_remat, help="backbone blocks recomputed in the backward pass to save memory: "
+                   "none (default), all, or e.g. block2,block3 (same losses, slower steps)")
     g.add_argument("--steps-per-execution", type=int, help="train steps per tf.function call")
     g.add_argument("--strategy", choices=("auto", "one", "mirrored", "multiworker"), help="tf.distribute strategy")
     g.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")

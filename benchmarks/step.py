@@ -26,8 +26,24 @@ hdc), and what MoCo's key encoder (one more forward pass) costs.
 Reported per backbone: videos/s for both (a video = its 3 views), their ratio
 (keras/torch), ``gflop_per_video`` = training FLOPs of one video's step =
 3 views × 3 (forward + backward ≈ 2× forward) × forward conv FLOPs of a clip,
-and peak memory per clip = the growth of the per-step peak (CPU: RSS; GPU:
-allocator peak) from batch B to 2B, divided by the 3·B extra clips.
+and peak memory per clip.
+
+Peak memory is measured alike for both frameworks, in separate workers at
+batch B and 2B after the same warm-up: a step's peak minus the memory in use
+just before it (weights, optimiser state, inputs: already there in both), the
+largest of ``--memory-steps`` steps; per clip = (growth at 2B − growth at B) /
+3B, which also cancels the gradients of the weights. On a GPU the peak is the
+allocator's (TensorFlow ``get_memory_info``, ``torch.cuda.max_memory_allocated``,
+reset before the step; JAX's ``peak_bytes_in_use`` cannot be reset). On a CPU
+both frameworks allocate through glibc with every block of 64 KiB or more in
+its own mapping, returned on free (``MALLOC_MMAP_THRESHOLD_``, and
+``TF_ONEDNN_USE_SYSTEM_ALLOCATOR`` so that TensorFlow's oneDNN allocator does
+not keep its own pool), and the peak is the resident set's high-water mark
+(reset before the step through /proc/self/clear_refs): live bytes, not what an
+allocator's pool has grown to.
+
+``--remat`` rematerialises Keras backbone blocks (``models.backbone``); the
+PyTorch side is unchanged, so the ratios show its cost and saving.
 """
 
 import argparse
@@ -87,25 +103,34 @@ def _objective(name, batch):
     return families.build_objective(TrainConfig(objectives=(name,), moco_queue_size=8 * batch))
 
 
+# CPU memory workers: glibc maps every block >= 64 KiB on its own and unmaps it on free; TensorFlow's
+# oneDNN allocator hands large blocks to malloc instead of pooling them. RSS then follows live bytes.
+CPU_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+
+
 class _Memory:
-    """Peak memory in MB since the start of the steps: RSS on CPU, else the allocator's."""
+    """One step's peak over the bytes in use just before it: RSS on CPU, else the allocator's."""
 
-    def __init__(self, read_current, read_peak):
-        self.read_current, self.read_peak = read_current, read_peak
-        self.baseline = read_current()
+    def __init__(self, read_current, read_peak, reset_peak=lambda: None):
+        self.read_current, self.read_peak, self.reset_peak = read_current, read_peak, reset_peak
 
-    def growth_mb(self):
-        return (self.read_peak() - self.baseline) / 2**20
+    def step_growth_mb(self, run):
+        before = self.read_current()
+        self.reset_peak()
+        run(1)
+        return (self.read_peak() - before) / 2**20
 
 
 def _rss_memory():
-    import resource
+    def status(key):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 
-    def current():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    def reset():
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # VmHWM := VmRSS (Linux >= 4.0)
 
-    return _Memory(current, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return _Memory(lambda: status("VmRSS"), lambda: status("VmHWM"), reset)
 
 
 def _keras_worker(args, batch):
@@ -126,13 +151,12 @@ def _keras_worker(args, batch):
     if args.precision == "bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     clip_shape = (args.frames, args.crop, args.crop, 3)
-    backbone = models.build_backbone(args.backbone, input_shape=clip_shape, kernel_regularizer=args.weight_decay)
+    options = dict(kernel_regularizer=args.weight_decay, remat=args.remat)
+    backbone = models.build_backbone(args.backbone, input_shape=clip_shape, **options)
     flops = models.conv_flops(backbone)
     objective = _objective(args.objective, args.batch_size)
     if any(m != 1 for m in objective.view_frames.values()):  # e.g. mlfo's 2T long sequence
-        backbone = models.build_backbone(
-            args.backbone, input_shape=(None,) + clip_shape[1:], kernel_regularizer=args.weight_decay
-        )
+        backbone = models.build_backbone(args.backbone, input_shape=(None,) + clip_shape[1:], **options)
     model = HDCModel(backbone, objective, clip_shape=clip_shape)
     optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=args.momentum)
     clips = _clips(args, batch, model.layout)
@@ -167,7 +191,8 @@ def _tf_step(args, model, optimizer, clips):
 
     if gpu:
         info = tf.config.experimental.get_memory_info
-        return run, _Memory(lambda: info("GPU:0")["current"], lambda: info("GPU:0")["peak"])
+        reset = lambda: tf.config.experimental.reset_memory_stats("GPU:0")  # noqa: E731
+        return run, _Memory(lambda: info("GPU:0")["current"], lambda: info("GPU:0")["peak"], reset)
     return run, _rss_memory()
 
 
@@ -239,23 +264,25 @@ def _torch_worker(args, batch):
     def run(steps):
         start = time.perf_counter()
         for _ in range(steps):
-            optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device, torch.bfloat16, enabled=args.precision == "bfloat16"):
                 loss = model(x)
             loss.backward()
             optimizer.step()
+            optimizer.zero_grad(set_to_none=True)  # gradients freed between steps, as in TensorFlow
         loss.item()  # synchronises
         return time.perf_counter() - start
 
     if device == "cuda":
-        memory = _Memory(torch.cuda.memory_allocated, torch.cuda.max_memory_allocated)
+        cuda = torch.cuda
+        memory = _Memory(cuda.memory_allocated, cuda.max_memory_allocated, cuda.reset_peak_memory_stats)
     else:
         memory = _rss_memory()
     return run, memory, {"backend": "torch", "params": sum(p.numel() for p in backbone.parameters())}
 
 
 def worker_main(args):
-    """Protocol on stdin/stdout: 'run N' → seconds for N steps; 'stop' → peak memory."""
+    """Protocol on stdin/stdout: 'run N' → seconds for N steps; 'memory N' → the largest
+    peak growth of N steps, measured one by one (MB); 'stop'."""
     batch = args.batch_size * args.worker_batch_factor
     build = _keras_worker if args.worker == "keras" else _torch_worker
     run, memory, info = build(args, batch)
@@ -264,8 +291,10 @@ def worker_main(args):
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
-            seconds = run(int(command[1]))
-            _reply(seconds=seconds, peak_growth_mb=memory.growth_mb())
+            _reply(seconds=run(int(command[1])))
+        elif command[0] == "memory":
+            growth = [memory.step_growth_mb(run) for _ in range(int(command[1]))]
+            _reply(peak_growth_mb=max(growth), step_growth_mb=growth)
         elif command[0] == "stop":
             return
         else:
@@ -276,11 +305,12 @@ def worker_main(args):
 class Worker:
     """A worker process (``--worker keras|torch``) driven line by line."""
 
-    def __init__(self, args, framework, backbone, batch_factor=1, objective="hdc-plain"):
+    def __init__(self, args, framework, backbone, batch_factor=1, objective="hdc-plain", env=None):
         self.log = tempfile.TemporaryFile(mode="w+")
         command = [sys.executable, "-m", "benchmarks.step", "--worker", framework, "--backbone", backbone,
                    "--worker-batch-factor", str(batch_factor), "--objective", objective] + _shared_flags(args)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, **(env or {}),
+               "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # let the two frameworks share a GPU
         env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
@@ -298,7 +328,13 @@ class Worker:
         raise RuntimeError(f"The {self.name} exited with code {self.process.wait()}:\n{tail}")
 
     def run(self, steps):
-        self.process.stdin.write(f"run {steps}\n")
+        return self._command(f"run {steps}")
+
+    def memory(self, steps):
+        return self._command(f"memory {steps}")
+
+    def _command(self, line):
+        self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
         return self._read()
 
@@ -314,7 +350,7 @@ def _shared_flags(args):
     return ["--frames", str(args.frames), "--crop", str(args.crop), "--batch-size", str(args.batch_size),
             "--steps", str(args.steps), "--warmup", str(args.warmup), "--intra-op", str(args.intra_op),
             "--inter-op", str(args.inter_op), "--weight-decay", str(args.weight_decay),
-            "--momentum", str(args.momentum),
+            "--momentum", str(args.momentum), "--remat", ",".join(args.remat) or "none",
             "--precision", args.precision] + ["--xla"] * args.xla
 
 
@@ -342,21 +378,33 @@ def _bf16_peak(device, override):
     return None
 
 
-def bench_backbone(args, backbone, peak_flops):
-    """Interleaved timing of one backbone; returns its result dict."""
+def measure_memory(args, framework, backbone, gpu):
+    """{step_peak_mb: growth at batch B, peak_mb_per_clip: (growth at 2B − growth at B) / 3B,
+    step_growth_mb: every measured step's growth at B and at 2B}."""
+    replies = []
+    for factor in (1, 2):
+        worker = Worker(args, framework, backbone, batch_factor=factor, env=None if gpu else CPU_MEMORY_ENV)
+        try:
+            replies.append(worker.memory(args.memory_steps))
+        finally:
+            worker.stop()
+    single, double = (reply["peak_growth_mb"] for reply in replies)
+    return {"step_peak_mb": single, "peak_mb_per_clip": (double - single) / (3 * args.batch_size),
+            "step_growth_mb": [reply["step_growth_mb"] for reply in replies]}
+
+
+def bench_backbone(args, backbone, peak_flops, gpu=False):
+    """Interleaved timing of one backbone, then its peak memory; returns its result dict."""
     workers = {"keras": Worker(args, "keras", backbone), "torch": Worker(args, "torch", backbone)}
     try:
         if workers["keras"].info["params"] != workers["torch"].info["params"]:
             raise RuntimeError(f"{backbone}: parameter counts differ: "
                                f"{workers['keras'].info['params']} vs {workers['torch'].info['params']}")
         seconds = {"keras": [], "torch": []}
-        peak = {}
         for repeat in range(args.repeats):
             order = ("keras", "torch") if repeat % 2 == 0 else ("torch", "keras")
             for framework in order:
-                reply = workers[framework].run(args.steps)
-                seconds[framework].append(reply["seconds"])
-                peak.setdefault(framework, reply["peak_growth_mb"])  # after warm-up + one repeat
+                seconds[framework].append(workers[framework].run(args.steps)["seconds"])
     finally:
         for worker in workers.values():
             worker.stop()
@@ -382,13 +430,9 @@ def bench_backbone(args, backbone, peak_flops):
             result[f"{f}_mfu"] = step_flops / (args.batch_size / rate[f]) / peak_flops
     if args.memory:
         for framework in ("keras", "torch"):
-            double = Worker(args, framework, backbone, batch_factor=2)
-            try:
-                peak_double = double.run(args.steps)["peak_growth_mb"]
-            finally:
-                double.stop()
-            result[f"{framework}_peak_mb_per_clip"] = (peak_double - peak[framework]) / (3 * args.batch_size)
-            result[f"{framework}_step_peak_mb"] = peak[framework]
+            for key, value in measure_memory(args, framework, backbone, gpu).items():
+                result[f"{framework}_{key}"] = value
+        result["memory_ratio"] = result["keras_peak_mb_per_clip"] / result["torch_peak_mb_per_clip"]
     return result
 
 
@@ -414,7 +458,7 @@ def bench_objectives(args, backbone):
 
 def _table(results):
     keys = ("keras_videos_per_s", "torch_videos_per_s", "ratio", "gflop_per_video",
-            "keras_peak_mb_per_clip", "torch_peak_mb_per_clip", "keras_mfu", "torch_mfu")
+            "keras_peak_mb_per_clip", "torch_peak_mb_per_clip", "memory_ratio", "keras_mfu", "torch_mfu")
     shown = [k for k in keys if any(k in r for r in results.values())]
     shown += [k for k in next(iter(results.values())) if "_videos_per_s" in k and k not in shown or "_vs_" in k]
     lines = ["| backbone | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
@@ -436,6 +480,15 @@ def _non_negative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, received {text!r}")
     return value
+
+
+def _remat_blocks(text):
+    from models import TAP_NAMES
+
+    blocks = {"none": (), "all": TAP_NAMES}.get(text, tuple(v for v in text.split(",") if v))
+    if not set(blocks) <= set(TAP_NAMES):
+        raise argparse.ArgumentTypeError(f"expected none, all or a comma list of {TAP_NAMES}, received {text!r}")
+    return blocks
 
 
 def parse_args(argv=None):
@@ -475,8 +528,13 @@ def parse_args(argv=None):
                         "HDCObjective, the default model) or family names as train.py builds them, e.g. "
                         "hdc-plain,hdc,simclr,moco; each ratio is against the first")
     p.add_argument("--objective", default="hdc-plain", help=argparse.SUPPRESS)
+    p.add_argument("--remat", type=_remat_blocks, default=(),
+                   help="Keras backbone blocks to rematerialise in the backward pass: none (default), all, "
+                        "or a comma list such as block1,block2")
     p.add_argument("--no-memory", dest="memory", action="store_false",
-                   help="skip the peak-memory measurement (it runs one more worker per framework at 2× batch)")
+                   help="skip the peak-memory measurement (two more workers per framework, at B and 2B)")
+    p.add_argument("--memory-steps", type=_positive_int, default=3,
+                   help="steps measured one by one per memory worker; the largest peak counts (default 3)")
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="the device's dense bf16 peak in TFLOP/s for MFU (default: looked up by GPU name)")
     p.add_argument("--json", metavar="F", help="write the results as JSON to F")
@@ -509,7 +567,7 @@ def main(argv=None):
     for backbone in args.backbones:
         print(f"timing {backbone} ...", file=sys.stderr, flush=True)
         results[backbone] = bench_objectives(args, backbone) if args.objectives else bench_backbone(
-            args, backbone, peak_flops)
+            args, backbone, peak_flops, gpu)
     report = {
         "backbones": results,
         "device": device,

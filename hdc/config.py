@@ -20,6 +20,7 @@ PAIR_TRANSFORMS = ("none", "shift", "drop", "reverse", "shuffle")  # data.tempor
 THESIS_MODES = ("chunk", "frame")  # data.augment.THESIS_MODES
 AUGMENT_FAMILIES = ("thesis", "hdc")  # spatial family of the pair and long recipes
 MAX_SPEEDS = 4  # len(data.temporal.SPEEDS): 1x, 2x, 4x, 8x
+REMAT_BLOCKS = ("block1", "block2", "block3", "block4", "block5")  # models.TAP_NAMES
 
 
 @dataclasses.dataclass
@@ -136,6 +137,7 @@ class TrainConfig:
     deterministic: bool = False  # op determinism (data randomness is always stateless)
     mixed_precision: bool = False  # mixed_float16 compute, float32 losses
     jit_compile: bool = False  # XLA; GPUs only (slow on CPU, fails under MirroredStrategy)
+    remat: tuple = ()  # backbone blocks recomputed in the backward pass instead of stored (models.backbone)
     steps_per_execution: int = 1
     strategy: str = "auto"  # "auto", "one", "mirrored", "multiworker"
     cpu_devices: int = 0  # split the CPU into N logical devices (tests, demos)
@@ -181,6 +183,8 @@ class TrainConfig:
             (self.warmup_steps >= 0, "warmup_steps", ">= 0"),
             (self.weight_decay >= 0, "weight_decay", ">= 0"),
             (self.steps_per_execution > 0, "steps_per_execution", "> 0"),
+            (set(self.remat) <= set(REMAT_BLOCKS) and len(set(self.remat)) == len(self.remat), "remat",
+             f"distinct blocks of {REMAT_BLOCKS}"),
             (self.strategy in ("auto", "one", "mirrored", "multiworker"), "strategy", "auto/one/mirrored/multiworker"),
             (self.cpu_devices >= 0, "cpu_devices", ">= 0"),
             (self.checkpoint_every > 0, "checkpoint_every", "> 0"),

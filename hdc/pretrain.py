@@ -11,7 +11,7 @@ import tensorflow as tf
 import models
 from data import pipelines, recipes, records
 from data.augment import AugmentConfig, ThesisAugmentConfig
-from hdc import checkpoint, distribute, export, families, optim, packing
+from hdc import checkpoint, distribute, export, families, memory, optim, packing
 from hdc.model import HDCModel
 
 
@@ -84,6 +84,7 @@ def build_model(config, total_steps=None):
         input_shape=(None,) + clip_shape[1:] if several_lengths else clip_shape,
         kernel_regularizer=config.weight_decay or None,
         width_multiplier=config.width_multiplier,
+        remat=config.remat,
     )
     model = HDCModel(backbone, objective, clip_shape=clip_shape, total_steps=total_steps, name="hdc")
     model.compile(
@@ -212,6 +213,8 @@ def pretrain(config, verbose=1):
 
     files, num_videos = training_files(config)
     steps_per_epoch, total_steps = check_run(config, num_videos, strategy.num_replicas_in_sync)
+    if problem := memory.check(config, strategy.num_replicas_in_sync):
+        raise UsageError(problem)
     os.makedirs(config.out, exist_ok=True)
     with strategy.scope():
         model = build_model(config, total_steps)

@@ -4,9 +4,17 @@ a dict of named taps ``{"block1": …, …, "block5": …}``, each (B, T, H, W, 
 Subclasses build their graph in ``__init__`` (keras-hub style), store every
 constructor argument, and return them from ``get_config`` so that
 ``from_config(cls(**config))`` rebuilds the same model.
+
+``remat`` names blocks whose activations are not kept for the backward pass
+but recomputed from the block's input (``keras.remat``: gradient
+checkpointing): the block is the graph from the previous tap (or the clip) to
+its own tap, e.g. C3D's block3 = pool2, conv3a, conv3b with their norms and
+ReLUs. Losses and gradients are unchanged; memory falls and the backward pass
+repeats those blocks' forward computation.
 """
 
 import keras
+from keras import ops
 
 from models.layers import DEFAULT_NORM_EPSILON, scaled_width
 
@@ -27,6 +35,14 @@ def _check_input_shape(input_shape, min_size, name):
                 f"{name}: {axis}={size!r} in input_shape {tuple(input_shape)} is too small to "
                 f"reach block5 (its stride is {minimum} along {axis}); use at least {minimum}"
             )
+
+
+def _check_remat(remat, name):
+    """The blocks to rematerialise, in tap order; ``None``/``()`` = none."""
+    remat = tuple(remat or ())
+    if isinstance(remat, str) or not set(remat) <= set(TAP_NAMES) or len(set(remat)) != len(remat):
+        raise ValueError(f"{name}: remat must be distinct block names from {TAP_NAMES}, received {remat!r}")
+    return tuple(tap for tap in TAP_NAMES if tap in remat)
 
 
 def _regularizer(value):
@@ -55,6 +71,8 @@ class VideoBackbone(keras.Model):
         width_multiplier: scales every layer's channel count (rounded, at
             least 1); 1.0 is the paper's network. Smaller values keep the
             layout, strides and taps — e.g. CPU-sized benchmark encoders.
+        remat: block names (from ``TAP_NAMES``) recomputed in the backward
+            pass instead of stored (see the module docstring); () = none.
     """
 
     def __init__(
@@ -65,10 +83,12 @@ class VideoBackbone(keras.Model):
         kernel_regularizer=None,
         norm_epsilon=DEFAULT_NORM_EPSILON,
         width_multiplier=1.0,
+        remat=(),
         name=None,
         **kwargs,
     ):
         name = name or type(self).__name__.lower()
+        remat = _check_remat(remat, name)
         input_shape = tuple(input_shape)
         _check_input_shape(input_shape, min_input_size, name)
         if not width_multiplier > 0:
@@ -81,6 +101,18 @@ class VideoBackbone(keras.Model):
         self.kernel_regularizer = regularizer
         self.norm_epsilon = norm_epsilon
         self.width_multiplier = width_multiplier
+        self.remat = remat
+        # Block k as its own graph of the same layers: tap k-1 (or the clip) -> tap k.
+        bounds = [inputs] + [taps[tap] for tap in TAP_NAMES]
+        self._blocks = [keras.Function(a, b, name=f"{name}_{tap}") for tap, a, b in zip(TAP_NAMES, bounds, bounds[1:])]
+
+    def call(self, inputs, training=None, mask=None):
+        if not self.remat:
+            return super().call(inputs, training=training, mask=mask)
+        x, taps = ops.convert_to_tensor(inputs, self.inputs[0].dtype), {}
+        for tap, block in zip(TAP_NAMES, self._blocks):
+            x = taps[tap] = (keras.remat(block) if tap in self.remat else block)(x)
+        return taps
 
     @property
     def tap_channels(self):
@@ -97,6 +129,7 @@ class VideoBackbone(keras.Model):
             else None,
             "norm_epsilon": self.norm_epsilon,
             "width_multiplier": self.width_multiplier,
+            "remat": list(self.remat),
         }
 
     @classmethod

@@ -6,11 +6,13 @@ JAX and PyTorch backends alike.
 Instance normalisation (HDC §3.3: every batch norm is replaced by instance
 norm "to prevent cheating via batch statistics") is
 ``keras.layers.GroupNormalization(groups=-1)``: one group per channel,
-statistics over (T, H, W) of each clip separately. ``tensorflow-addons``'
-``InstanceNormalization`` is not usable under Keras 3.
+statistics over (T, H, W) of each clip separately, computed by this module's
+``GroupNormalization`` subclass with a fused backward pass.
+``tensorflow-addons``' ``InstanceNormalization`` is not usable under Keras 3.
 """
 
 import keras
+from keras import ops
 
 # torch.nn.InstanceNorm3d's epsilon; Keras' GroupNormalization default is 1e-3.
 DEFAULT_NORM_EPSILON = 1e-5
@@ -21,9 +23,74 @@ def scaled_width(channels, multiplier):
     return max(1, round(channels * multiplier))
 
 
+@keras.saving.register_keras_serializable(package="hdc_models")
+class GroupNormalization(keras.layers.GroupNormalization):
+    """Keras' ``GroupNormalization(groups=-1)`` (channels last) with a hand-written gradient.
+
+    Same class name (weight files name a layer after its class), weights
+    (gamma, beta), config and forward values as the Keras layer:
+    statistics in float32 (float64 for float64 inputs), output in the
+    layer's compute dtype. Autodiff through ``ops.moments`` builds the
+    input's gradient from three full-size gradients (through the mean, the
+    variance and the scale) and their sum; the fused gradient
+
+        dx = γ·inv·(dy − mean(dy) − x̂·mean(dy·x̂)),   x̂ = (x − μ)·inv,
+
+    keeps only ``x`` (in its own dtype) and the statistics from the forward
+    pass and needs fewer full-size temporaries: C3D's step holds 208 instead
+    of 263 MB per 16×112² clip (README "Memory").
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.axis not in (-1, len(input_shape) - 1) or self.groups != input_shape[-1] or not (
+            self.center and self.scale
+        ):
+            raise ValueError(
+                f"{self.name}: instance norm needs groups=-1 (one per channel) on the last axis with center and "
+                f"scale, received groups={self.groups}, axis={self.axis}, center={self.center}, scale={self.scale} "
+                f"for input shape {input_shape}"
+            )
+
+    def call(self, inputs):
+        dtype = "float64" if keras.backend.standardize_dtype(inputs.dtype) == "float64" else "float32"
+        gamma, beta = (ops.cast(w, dtype) for w in (self.gamma, self.beta))
+        return _instance_norm(inputs, gamma, beta, self.epsilon, dtype, self.compute_dtype)
+
+
+def _instance_norm(x, gamma, beta, epsilon, dtype, output_dtype):
+    """Normalise (B, *positions, C) over the positions in ``dtype``; see ``GroupNormalization``."""
+    axes = tuple(range(1, len(x.shape) - 1))
+    batch_axes = tuple(range(len(x.shape) - 1))
+
+    @ops.custom_gradient
+    def norm(x, gamma, beta):
+        x_dtype = ops.cast(x, dtype)
+        mean, variance = ops.moments(x_dtype, axes, keepdims=True)
+        inv = ops.rsqrt(variance + epsilon)
+        scale = inv * gamma
+        y = ops.cast(x_dtype * scale + (beta - mean * scale), output_dtype)
+
+        def grad(*args, upstream=None):
+            dy = ops.cast(args[0] if upstream is None else upstream, dtype)
+            centered = ops.cast(x, dtype) - mean
+            sum_dy = ops.sum(dy, axes, keepdims=True)
+            sum_dy_xhat = ops.sum(dy * centered, axes, keepdims=True) * inv
+            count = 1
+            for axis in axes:
+                count = count * ops.shape(x)[axis]
+            count = ops.cast(count, dtype)
+            dx = dy * scale - (centered * (scale * inv * sum_dy_xhat / count) + scale * sum_dy / count)
+            return ops.cast(dx, x.dtype), ops.sum(sum_dy_xhat, batch_axes), ops.sum(sum_dy, batch_axes)
+
+        return y, grad
+
+    return norm(x, gamma, beta)
+
+
 def instance_norm(x, name, epsilon=DEFAULT_NORM_EPSILON):
     """Instance norm with a learned per-channel scale and offset."""
-    return keras.layers.GroupNormalization(groups=-1, epsilon=epsilon, name=name)(x)
+    return GroupNormalization(groups=-1, epsilon=epsilon, name=name)(x)
 
 
 def conv3d(x, filters, kernel_size, strides, name, use_bias, kernel_regularizer):

@@ -272,6 +272,9 @@ def test_optimizer_and_width_flags_reach_the_model():
         (["--tc-gap", "-1"], "tc_gap", -1),
         (["--optimizer", "adam"], "optimizer", "adam"),
         (["--width-multiplier", "0.5"], "width_multiplier", 0.5),
+        (["--remat", "all"], "remat", ("block1", "block2", "block3", "block4", "block5")),
+        (["--remat", "block3,block2"], "remat", ("block3", "block2")),
+        (["--remat", "none"], "remat", ()),  # the default: nothing changes
         (["--objectives", "hdc"], "objectives", ("hdc",)),  # the default: nothing changes
         (["--objective-weights", "2"], "objective_weights", (2.0,)),
         (["--optimizer", "adamw"], "optimizer", "adamw"),
