@@ -58,7 +58,8 @@ def _names_from(allowed):
     return parse
 
 
-def _remat(text):
+def parse_remat(text):
+    """--remat: none, all, or a comma list of REMAT_BLOCKS (also benchmarks.step's flag)."""
     named = {"none": (), "all": REMAT_BLOCKS}
     return named[text] if text in named else _names_from(REMAT_BLOCKS)(text)
 
@@ -200,7 +201,7 @@ def build_parser():
     g.add_argument("--deterministic", action="store_true", default=None, help="deterministic ops (exact resume)")
     g.add_argument("--mixed-precision", action="store_true", default=None, help="mixed_float16 compute (GPUs)")
     g.add_argument("--jit-compile", action="store_true", default=None, help="XLA (GPUs; slow on CPU)")
-    g.add_argument("--remat", type=_remat, help="backbone blocks recomputed in the backward pass to save memory: "
+    g.add_argument("--remat", type=parse_remat, help="backbone blocks recomputed in the backward pass to save memory: "
                    "none (default), all, or e.g. block2,block3 (same losses, slower steps)")
     g.add_argument("--steps-per-execution", type=int, help="train steps per tf.function call")
     g.add_argument("--strategy", choices=("auto", "one", "mirrored", "multiworker"), help="tf.distribute strategy")

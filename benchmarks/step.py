@@ -57,6 +57,8 @@ import time
 
 import numpy as np
 
+from train import parse_remat
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKBONES = ("c3d", "r3d18", "r2plus1d10")
 PROTOCOL = "@@step "  # prefix of the worker's reply lines on stdout
@@ -482,15 +484,6 @@ def _non_negative_int(text):
     return value
 
 
-def _remat_blocks(text):
-    from models import TAP_NAMES
-
-    blocks = {"none": (), "all": TAP_NAMES}.get(text, tuple(v for v in text.split(",") if v))
-    if not set(blocks) <= set(TAP_NAMES):
-        raise argparse.ArgumentTypeError(f"expected none, all or a comma list of {TAP_NAMES}, received {text!r}")
-    return blocks
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -528,7 +521,7 @@ def parse_args(argv=None):
                         "HDCObjective, the default model) or family names as train.py builds them, e.g. "
                         "hdc-plain,hdc,simclr,moco; each ratio is against the first")
     p.add_argument("--objective", default="hdc-plain", help=argparse.SUPPRESS)
-    p.add_argument("--remat", type=_remat_blocks, default=(),
+    p.add_argument("--remat", type=parse_remat, default=(),
                    help="Keras backbone blocks to rematerialise in the backward pass: none (default), all, "
                         "or a comma list such as block1,block2")
     p.add_argument("--no-memory", dest="memory", action="store_false",
