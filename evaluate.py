@@ -15,6 +15,8 @@ import dataclasses
 import os
 import sys
 
+import cli
+
 COMMANDS = ("retrieval", "finetune", "linear", "extract")
 
 
@@ -65,6 +67,7 @@ def common_flags():
     g.add_argument("--batch-size", type=positive_int, default=32, help="clips per batch (default 32)")
     g.add_argument("--seed", type=int, default=0, help="seed of random init, data order and heads")
     g.add_argument("--out", help="output directory (default: RUN/eval with --run, else ./eval)")
+    cli.add_verbose_flag(g)
     return p
 
 
@@ -77,7 +80,7 @@ def feature_flag(p):
 
 def parser():
     parent = common_flags()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     p = sub.add_parser("retrieval", parents=[parent], help="nearest-neighbour retrieval top-k (HDC Tables 4-5)")
     feature_flag(p)
@@ -142,7 +145,7 @@ def summary(command, result):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cli.start_tensorflow(args.verbose)
     try:
         config = build_config(args)
         if args.command == "retrieval":
@@ -155,8 +158,7 @@ def main(argv=None):
             from hdc.evaluation.extract import run_extract as run
         result = run(config)
     except ValueError as e:
-        print(f"evaluate.py {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return cli.fail(e)
     if args.command == "extract":
         print(f"extract: {result['num_videos']} videos -> {result['path']} ({result['skipped']} skipped)")
         return 0

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import sys
 
+import cli
 from hdc.config import (
     AUGMENT_FAMILIES,
     BACKBONE_NAMES,
@@ -100,7 +101,7 @@ def _add_augmentation_flags(p):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("objectives")
     g.add_argument("--objectives", type=_names_from(FAMILY_NAMES), help=f"comma list of {FAMILY_NAMES} trained together (default hdc)")
     g.add_argument("--objective-weights", type=_float_list, help="one weight per objective (default 1 each)")
@@ -206,14 +207,16 @@ def build_parser():
     g.add_argument("--steps-per-execution", type=int, help="train steps per tf.function call")
     g.add_argument("--strategy", choices=("auto", "one", "mirrored", "multiworker"), help="tf.distribute strategy")
     g.add_argument("--cpu-devices", type=int, help="split the CPU into N logical devices")
+    cli.add_verbose_flag(g)
     return p
 
 
-def config_from_args(argv=None, parser=None):
+def config_from_args(argv=None, parser=None, reach=True):
     """Parse flags into a validated TrainConfig: defaults < preset < flags.
 
     ``parser``: ``build_parser()`` by default, or a parser that extends it with flags of
     its own (``data.preview``); those are not config fields and are left out.
+    ``reach``: check that the clip reaches the backbone's block5 (``TrainConfig.validate``).
     """
     parser = parser or build_parser()
     args = vars(parser.parse_args(argv))
@@ -226,27 +229,29 @@ def config_from_args(argv=None, parser=None):
     values = {**preset_values(preset, backbone, method), **flags}
     config = TrainConfig(**values)
     try:
-        config.validate()
+        config.validate(reach)
     except ValueError as error:
         parser.error(str(error))
     return config, preset
 
 
 def main(argv=None):
-    config, preset = config_from_args(argv)
+    parser = build_parser()
+    verbose = parser.parse_args(argv).verbose
+    config, preset = config_from_args(argv, parser)
     if config.deterministic:
         # oneDNN's CPU kernels may reduce in an order that depends on thread
         # scheduling (last-bit differences under load); TensorFlow's own
         # kernels honour op determinism. Must be set before TF is imported.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    cli.start_tensorflow(verbose)
     from hdc import pretrain
 
     print(f"Pretraining ({', '.join(config.objectives)}), preset '{preset}':\n{pretrain.describe(config)}")
     try:
         pretrain.pretrain(config)
     except pretrain.UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return cli.fail(error)
     except pretrain.NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -2,21 +2,25 @@
 default on the synthetic data), on a fixed in-memory batch so that only the
 step is timed: ``python -m benchmarks.demo_steps [--steps 5]``."""
 
-import argparse
 import time
 
 import numpy as np
-import tensorflow as tf
 
+import cli
 import train
-from hdc import distribute
-from hdc.pretrain import build_model
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv=None):
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per backbone (after 1 warm-up step)")
-    args = parser.parse_args()
+    cli.add_verbose_flag(parser)
+    args = parser.parse_args(argv)
+    cli.start_tensorflow(args.verbose)
+    import tensorflow as tf
+
+    from hdc import distribute
+    from hdc.pretrain import build_model
+
     distribute.configure_cpu_threads()
     for backbone in ("c3d", "r3d18", "r2plus1d10"):
         config, _ = train.config_from_args(["--backbone", backbone])

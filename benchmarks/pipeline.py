@@ -32,9 +32,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import cli  # noqa: E402
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="prepared dataset root; default: the synthetic 'small' dataset")
     parser.add_argument("--split", default="train", help="split whose shards are read (default: train)")
     parser.add_argument("--frames", type=int, default=16, help="clip length T (default 16)")
@@ -44,6 +46,7 @@ def parse_args(argv=None):
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per row, after warm-up (default 20)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--recipes", default="hdc,pair,te,long", help="view recipes to measure (default all four)")
+    cli.add_verbose_flag(parser)
     parser.add_argument("--worker", choices=["tfrecord", "mp4"], help=argparse.SUPPRESS)
     parser.add_argument("--recipe", default="hdc", help=argparse.SUPPRESS)
     parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
@@ -57,6 +60,7 @@ def parse_args(argv=None):
     if args.seconds <= 0:
         parser.error(f"--seconds must be > 0, received {args.seconds}")
     args.recipes = tuple(name.strip() for name in args.recipes.split(",") if name.strip())
+    cli.start_tensorflow(args.verbose)  # the workers inherit the log level
     known = tuple(_default_recipes())
     unknown = set(args.recipes + (args.recipe,)) - set(known)
     if unknown or not args.recipes:

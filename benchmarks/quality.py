@@ -46,6 +46,8 @@ import time
 
 import numpy as np
 
+import cli
+
 def _method(name, **overrides):
     """A method's settings from hdc.config.METHODS without its optimiser (the budget is shared)."""
     from hdc.config import METHODS
@@ -340,7 +342,7 @@ def seed_list(text):
 
 def build_parser():
     d = QualitySettings()
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         prog="python -m benchmarks.quality",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -367,6 +369,7 @@ def build_parser():
     p.add_argument("--out", default="runs/quality", help="directory of the runs (<variant>/seed<k>)")
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--plot", help="write the bar chart to this PNG; None: --json's path with .png, if given")
+    cli.add_verbose_flag(p)
     return p
 
 
@@ -381,8 +384,12 @@ def main(argv=None):
     settings = QualitySettings(**{k: v for k, v in vars(args).items() if k in fields})
     try:
         settings.validate()
+        for variant in variants:  # every run's settings, before the first run writes anything
+            if VARIANTS[variant][1] is not None:
+                train_config(settings, variant, args.out).validate()
     except ValueError as error:
         parser.error(str(error))
+    cli.start_tensorflow(args.verbose)
 
     from data.synthetic import ensure_dataset
     from hdc.distribute import configure_cpu_threads

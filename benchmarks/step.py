@@ -57,13 +57,13 @@ import time
 
 import numpy as np
 
+import cli
+from hdc.config import BLOCK5_STRIDES
 from train import parse_remat
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKBONES = ("c3d", "r3d18", "r2plus1d10")
 PROTOCOL = "@@step "  # prefix of the worker's reply lines on stdout
-# Total (T, H, W) stride at block5: instance norm needs more than one position there.
-BLOCK5_STRIDES = {"c3d": (8, 16, 16), "r3d18": (16, 32, 32), "r2plus1d10": (8, 16, 16)}
 # Dense bf16 peak (TFLOP/s) by a substring of the device name.
 BF16_PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0, "L4": 121.0}
 
@@ -313,7 +313,6 @@ class Worker:
                    "--worker-batch-factor", str(batch_factor), "--objective", objective] + _shared_flags(args)
         env = {**os.environ, **(env or {}),
                "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # let the two frameworks share a GPU
         env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         self.name = f"{framework} worker ({backbone}, batch {args.batch_size * batch_factor})"
@@ -485,8 +484,7 @@ def _non_negative_int(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES,
                    help="backbones to time (default: all three)")
     p.add_argument("--frames", type=_positive_int, default=16,
@@ -531,6 +529,7 @@ def parse_args(argv=None):
     p.add_argument("--peak-tflops", type=float, default=None,
                    help="the device's dense bf16 peak in TFLOP/s for MFU (default: looked up by GPU name)")
     p.add_argument("--json", metavar="F", help="write the results as JSON to F")
+    cli.add_verbose_flag(p)
     p.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--backbone", choices=BACKBONES, help=argparse.SUPPRESS)
     p.add_argument("--worker-batch-factor", type=_positive_int, default=1, help=argparse.SUPPRESS)
@@ -552,6 +551,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.worker == "keras" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        cli.start_tensorflow(args.verbose)
+    else:
+        cli.set_log_level(args.verbose)  # the parent's workers inherit it
     if args.worker:
         return worker_main(args)
     device, gpu = _device()

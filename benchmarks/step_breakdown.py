@@ -10,10 +10,10 @@
    L2 and of the momentum update.
 """
 
-import argparse
 import statistics
 import time
 
+import cli
 from benchmarks import step
 
 
@@ -85,14 +85,16 @@ def keras_step_ms(args, weight_decay, momentum):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.step_breakdown", description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(prog="python -m benchmarks.step_breakdown", description=__doc__.split("\n\n")[0])
     p.add_argument("--backbone", default="r3d18", choices=("c3d", "r3d18", "r2plus1d10"))
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--crop", type=int, default=48)
     p.add_argument("--batch-size", type=int, default=2, help="videos per step (3 clips each)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of both frameworks")
+    cli.add_verbose_flag(p)
     args = p.parse_args(argv)
+    cli.start_tensorflow(args.verbose)
 
     import tensorflow as tf
     import torch

@@ -18,6 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import cli  # noqa: E402
+
 
 def _worker(args):
     import tensorflow as tf
@@ -50,14 +52,17 @@ def _worker(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="global batches pulled (default 20)")
     parser.add_argument("--batch-size", type=int, default=8, help="global batch size (default 8)")
+    cli.add_verbose_flag(parser)
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_index is not None:
+        cli.start_tensorflow(args.verbose)
         print(json.dumps(_worker(args)))
         return 0
+    cli.set_log_level(args.verbose)  # the workers inherit it
     sockets = [socket.socket() for _ in range(2)]
     for s in sockets:
         s.bind(("127.0.0.1", 0))
@@ -66,7 +71,7 @@ def main(argv=None):
         s.close()
     procs = []
     for index in range(2):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(os.environ)
         env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         command = [sys.executable, "-m", "benchmarks.worker_input", "--worker-index", str(index)]
         command += ["--steps", str(args.steps), "--batch-size", str(args.batch_size)]

@@ -41,7 +41,6 @@ finds every shard finished, decodes nothing, and writes the complete
 manifest.
 """
 
-import argparse
 import collections
 import concurrent.futures
 import dataclasses
@@ -55,6 +54,7 @@ import sys
 
 from tqdm import tqdm
 
+import cli
 from data.files import write_text
 from data.layouts import LAYOUTS, list_videos
 from data.records import SHARD_PATTERN, SPLITS, encode_jpegs, example_from_jpegs
@@ -294,7 +294,8 @@ def prepare(config):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
+    """The flags as a PrepareConfig; TensorFlow starts quietly unless --verbose."""
+    p = cli.ArgumentParser(
         prog="python -m data.prepare",
         description="Ingest a video dataset into TFRecord shards (see data/prepare.py).",
     )
@@ -313,10 +314,11 @@ def parse_args(argv=None):
     add("--num-shards", type=int, default=1, help="number of machines sharing the job (default: %(default)s)")
     add("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes (default: all cores, %(default)s)")
     add("--no-progress", action="store_true", help="hide the progress bar")
+    cli.add_verbose_flag(p)
     args = p.parse_args(argv)
     if args.short_side < 0:
         p.error(f"--short-side must be >= 0, received {args.short_side}")
-    return PrepareConfig(
+    config = PrepareConfig(
         videos=args.videos,
         out=args.out,
         layout=args.layout,
@@ -332,6 +334,8 @@ def parse_args(argv=None):
         workers=args.workers,
         progress=not args.no_progress,
     )
+    cli.start_tensorflow(args.verbose)
+    return config
 
 
 def main(argv=None):
@@ -339,8 +343,7 @@ def main(argv=None):
     try:
         summary = prepare(parse_args(argv))
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return cli.fail(error)
     print(summary)
     if summary.ok == 0:
         print("error: no video could be decoded; the manifest says why for each file", file=sys.stderr)

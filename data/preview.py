@@ -27,6 +27,7 @@ import sys
 
 import numpy as np
 
+import cli
 import train
 from data.files import atomic_write
 
@@ -135,7 +136,8 @@ def main(argv=None):
         parser.error("give either --objectives or --recipes, not both")
     if args.out is None:
         parser.error("--out DIR is required: the folder for views.npz and views.png")
-    config, _ = train.config_from_args(argv, parser)
+    config, _ = train.config_from_args(argv, parser, reach=False)
+    cli.start_tensorflow(args.verbose)
     try:
         views, labels = preview(config, args.recipes)
     except ValueError as error:

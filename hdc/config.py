@@ -21,6 +21,8 @@ THESIS_MODES = ("chunk", "frame")  # data.augment.THESIS_MODES
 AUGMENT_FAMILIES = ("thesis", "hdc")  # spatial family of the pair and long recipes
 MAX_SPEEDS = 4  # len(data.temporal.SPEEDS): 1x, 2x, 4x, 8x
 REMAT_BLOCKS = ("block1", "block2", "block3", "block4", "block5")  # models.TAP_NAMES
+# (T, H, W) stride at block5 = the smallest clip each backbone takes (models: C3D, ResNet3D)
+BLOCK5_STRIDES = {"c3d": (8, 16, 16), "r3d18": (16, 32, 32), "r2plus1d10": (8, 16, 16)}
 
 
 @dataclasses.dataclass
@@ -145,8 +147,9 @@ class TrainConfig:
     out: str = "runs/hdc"
     checkpoint_every: int = 50  # steps between checkpoints (also at epoch end and SIGTERM)
 
-    def validate(self):
-        """Raise ValueError naming the field and the bad value."""
+    def validate(self, reach=True):
+        """Raise ValueError naming the field and the bad value. ``reach``: also check that the
+        clip reaches the backbone's block5 (``data.preview``, which builds no backbone, skips it)."""
         checks = [
             (bool(self.objectives) and set(self.objectives) <= set(FAMILY_NAMES)
              and len(set(self.objectives)) == len(self.objectives), "objectives",
@@ -166,6 +169,7 @@ class TrainConfig:
             (self.synthetic_size in ("small", "large"), "synthetic_size", "'small' or 'large'"),
             (self.frames > 0, "frames", "> 0"),
             (0 < self.crop <= self.resize, "crop", f"in 1..resize ({self.resize})"),
+            *(self._reach_checks() if reach else ()),
             *self._augmentation_checks(),
             *self._family_checks(),
             (self.batch_size > 0, "batch_size", "> 0"),
@@ -193,6 +197,14 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"{field} must be {expected}, received {getattr(self, field.split('/')[0])!r}")
         return self
+
+    def _reach_checks(self):
+        """Clips long and large enough for the backbone's block5 (models reject smaller ones)."""
+        frames, side, _ = BLOCK5_STRIDES.get(self.backbone, (1, 1, 1))
+        return [
+            (self.frames >= frames, "frames", f">= {frames} for --backbone {self.backbone} (its block5 stride in time)"),
+            (self.crop >= side, "crop", f">= {side} for --backbone {self.backbone} (its block5 stride in space)"),
+        ]
 
     def _family_checks(self):
         """(ok, field, expected) of the objective families' fields."""

@@ -180,6 +180,16 @@ def distributed_dataset(strategy, config, layout, files, num_videos, start_step)
     )
 
 
+class MetricsCSV(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger without the ``val_*`` columns it adds when there is no validation
+    data (``NA`` in every row): one column per logged value."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None:
+            self.keys = sorted(logs or {})
+        super().on_epoch_end(epoch, logs)
+
+
 def callbacks(config, is_chief):
     out = config.out if is_chief else os.path.join(config.out, f"worker-{os.getpid()}")
     saver = checkpoint.StepCheckpoint(os.path.join(out, "checkpoints"), config.checkpoint_every, write=is_chief)
@@ -190,7 +200,7 @@ def callbacks(config, is_chief):
     )
     return saver, [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(out, "metrics.csv"), append=True),
+        MetricsCSV(os.path.join(out, "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), update_freq=config.checkpoint_every),
         saver,
         summary,
@@ -215,10 +225,13 @@ def pretrain(config, verbose=1):
     steps_per_epoch, total_steps = check_run(config, num_videos, strategy.num_replicas_in_sync)
     if problem := memory.check(config, strategy.num_replicas_in_sync):
         raise UsageError(problem)
-    os.makedirs(config.out, exist_ok=True)
     with strategy.scope():
-        model = build_model(config, total_steps)
+        try:
+            model = build_model(config, total_steps)
+        except ValueError as error:  # the backbone or an objective rejects these settings
+            raise UsageError(str(error)) from None
         step = checkpoint.restore(model, os.path.join(config.out, "checkpoints"))
+    os.makedirs(config.out, exist_ok=True)
     if chief:  # the flags, plus every objective's full settings (its Keras config)
         settings = {part.name: part.get_config() for part in model.objective.parts}
         config.to_json(os.path.join(config.out, "config.json"), objective_settings=settings)

@@ -152,3 +152,16 @@ def test_unknown_spatial_dims_allowed():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         models.build_backbone(kwargs.pop("name"), **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(models.BACKBONES))
+def test_train_configs_reach_check_is_the_backbones_own(name):
+    """hdc.config.BLOCK5_STRIDES (train.py's check, before TensorFlow starts) = the smallest clip
+    each backbone builds: it builds at the strides and rejects one less frame or pixel."""
+    from hdc.config import BLOCK5_STRIDES
+
+    frames, side, _ = BLOCK5_STRIDES[name]
+    models.build_backbone(name, input_shape=(frames, side, side, 3), width_multiplier=0.05)
+    for shape in ((frames - 1, side, side, 3), (frames, side - 1, side, 3)):
+        with pytest.raises(ValueError, match="too small to reach block5"):
+            models.build_backbone(name, input_shape=shape)

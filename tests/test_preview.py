@@ -58,7 +58,7 @@ def test_recipes_preview_writes_the_training_batch(root, tmp_path, capsys):
     assert {k: saved[k].shape for k in saved.files} == SHAPES
     assert all(saved[k].dtype == (np.uint8 if k.startswith("view_") else np.int32) for k in saved.files)
     # The same batch straight from the training pipeline, unpacked independently.
-    config, _ = train.config_from_args(argv, preview.build_parser())
+    config, _ = train.config_from_args(argv, preview.build_parser(), reach=False)
     all_recipes = view_recipes(config)
     layout = recipes.full_layout(all_recipes, (4, 16, 16, 3))
     files = [os.path.join(root, "unsplit", "shard-00000-of-00001.tfrecord")]

@@ -73,6 +73,6 @@ def test_bad_flags_give_clear_errors(tmp_path, capsys):
     assert evaluate.main(["retrieval", "--random-init"]) == 2
     assert "--backbone" in capsys.readouterr().err
     assert evaluate.main(["retrieval", "--run", str(tmp_path), "--data", str(tmp_path)]) == 2
-    assert "config.json is missing" in capsys.readouterr().err
+    assert "has neither encoder.keras nor export/" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         evaluate.main(["retrieval", "--frames", "0"])

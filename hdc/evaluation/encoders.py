@@ -9,6 +9,7 @@ is rebuilt at the clip shape being evaluated and its weights copied over.
 import dataclasses
 import json
 import os
+import zipfile
 
 import keras
 
@@ -39,9 +40,10 @@ class EncoderSource:
                 f"--random-init needs --backbone, one of {sorted(models.BACKBONES)}; "
                 f"received {self.backbone!r}"
             )
-        for path in (self.run, self.encoder):
-            if path and not os.path.exists(path):
-                raise ValueError(f"encoder source {path} does not exist")
+        if self.run and not os.path.isdir(self.run):
+            raise ValueError(f"--run {self.run}: no such directory")
+        if not self.random_init:
+            _check_encoder(self.path())
         return self
 
     def path(self):
@@ -65,6 +67,23 @@ class EncoderSource:
             width = f", width x{self.width_multiplier:g}" if self.width_multiplier != 1 else ""
             return f"random-init {self.backbone} (seed {self.seed}{width})"
         return self.path()
+
+
+def _check_encoder(path):
+    """Raise ValueError naming ``path`` unless it is a Keras archive (.keras) or a SavedModel dir."""
+    if not os.path.exists(path):
+        raise ValueError(f"encoder {path} does not exist")
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ValueError(f"encoder {path} is a directory without saved_model.pb, not a SavedModel export")
+        return
+    if not path.endswith(".keras"):
+        raise ValueError(f"encoder {path} must be an encoder.keras file or a SavedModel directory")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" in archive.namelist():
+                return
+    raise ValueError(f"encoder {path} is not a Keras archive (a .keras file is a zip holding config.json)")
 
 
 def run_config(run_dir):
@@ -103,8 +122,6 @@ def load_backbone(source, clip_shape, kernel_regularizer=None):
             "needs the Keras backbone: pass the run's encoder.keras instead"
         )
     path = source.path()
-    if not path.endswith(".keras"):
-        raise ValueError(f"--encoder must be an encoder.keras file or a SavedModel dir, received {path}")
     try:
         saved = keras.saving.load_model(path, compile=False)
     except Exception as e:  # keras raises many types for a bad archive
