@@ -94,6 +94,7 @@ def _add_augmentation_flags(p):
     g.add_argument("--pair-max-shift", type=int, help=f"s of the shift in [-s, s] frames ({d.pair_max_shift})")
     g.add_argument("--pair-augment", choices=AUGMENT_FAMILIES, help=f"spatial family of a, b ({d.pair_augment})")
     g.add_argument("--te-num-speeds", type=int, help=f"speed classes 1x,2x,4x,8x: the first n, 1..{MAX_SPEEDS}")
+    g.add_argument("--te-max-gap", type=int, help="most frames between disjoint clips p, q (-1: the clip length T)")
     g.add_argument(
         "--mlfo-permutation-length", type=int, help=f"L of the feature-level shuffle ({d.mlfo_permutation_length})"
     )
@@ -127,6 +128,8 @@ def build_parser():
     g.add_argument("--te-equivariance", choices=TE_EQUIVARIANCES, help="what L_equi contrasts (temporal)")
     g.add_argument("--te-temperature", type=float, help=f"λ of Eq. 2 ({DEFAULTS.te_temperature})")
     g.add_argument("--te-aux-hidden", type=int, help="hidden width of the auxiliary heads (0: the feature width)")
+    g.add_argument("--no-te-head-batch-norm", dest="te_head_batch_norm", action="store_false", default=None,
+                   help="no batch norm in the heads' hidden layers (on by default; not in the paper)")
     d = DEFAULTS
     g = p.add_argument_group(
         "multi-level feature optimisation (multi-level §3; Table 2: --mlfo-graph[-blocks], Table 3: --mlfo-temporal)"

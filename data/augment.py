@@ -208,19 +208,21 @@ def to_uint8(clip):
     return tf.cast(tf.clip_by_value(clip + 0.5, 0.0, 255.0), tf.uint8)
 
 
-def spatial_augment(frames, seed, crop, config=AugmentConfig()):
+def spatial_augment(frames, seed, crop, config=AugmentConfig(), color_seed=None):
     """One draw φ ~ Φ (HDC §3.1, §3.3) applied to a clip: uint8 (T, crop, crop, 3).
 
     frames: uint8 (T, H, W, 3). Crop box (with scale jitter), flip, colour factors and
     replicated channel are drawn once from ``seed`` and applied identically to every
-    frame (thesis §5.1), in that order.
+    frame (thesis §5.1), in that order. ``color_seed``, if given, draws the colour
+    factors and replicated channel instead, so two clips can share the geometry and
+    not the colours (time-equivariant Table 1 b, c).
     """
     height, width = tf.shape(frames)[1], tf.shape(frames)[2]
     box = random_box(_sub_seed(seed, 0), height, width, crop, config)
     flip = _uniform(_sub_seed(seed, 1)) < config.flip_prob if config.flip else False
     clip = crop_resize(frames, box, crop, flip)
     if config.color_jitter or config.channel_replication:
-        clip = apply_color(clip, *color_params(_sub_seed(seed, 2), config))
+        clip = apply_color(clip, *color_params(_sub_seed(seed if color_seed is None else color_seed, 2), config))
     return to_uint8(clip)
 
 

@@ -165,6 +165,7 @@ class TERecipe:
     num_speeds: int = len(temporal.SPEEDS)
     augment: aug.AugmentConfig = aug.AugmentConfig(channel_replication=False)
     equivariance: str = "temporal"
+    max_gap: int = None
     name = "te"
     tag = 2
     pair_shared = True
@@ -176,26 +177,34 @@ class TERecipe:
             )
         if self.equivariance not in TE_EQUIVARIANCES:
             raise ValueError(f"TERecipe.equivariance must be one of {TE_EQUIVARIANCES}, received {self.equivariance!r}")
+        if self.max_gap is not None and (not isinstance(self.max_gap, numbers.Integral) or self.max_gap < 0):
+            raise ValueError(f"TERecipe.max_gap must be None or an integer >= 0, received {self.max_gap!r}")
 
     def outputs(self, frames):
         labels = temporal.RELATIVE_LABELS + ("transform_id",)
         return {"p": 1, "q": 1}, {f"te_{k}": () for k in labels}
 
     def indices(self, key, pair_key, num_frames, frames, wanted):
-        relative = temporal.relative_transform(pair_key, self.num_speeds)
         if self.equivariance == "spatial":  # one clip for both: the identity temporal transformation
-            relative = {"speed_p": 0, "speed_q": 0, "direction_p": 0, "direction_q": 0, "order": temporal.ORDER_OVERLAP}
-            relative = {k: tf.constant(v, tf.int32) for k, v in relative.items()}
+            relative = {k: tf.constant(0, tf.int32) for k in temporal.RELATIVE_LABELS}
+            relative["order"] = tf.constant(temporal.ORDER_OVERLAP, tf.int32)
+        else:
+            relative = temporal.relative_transform(pair_key, frames, self.num_speeds, self.max_gap)
         p, q, labels = temporal.place_pair(_fold(key, 0), num_frames, frames, relative)
-        if self.equivariance == "spatial":
-            q = p
-        labels["transform_id"] = temporal.transform_id(labels, self.num_speeds)
+        labels["transform_id"] = temporal.transform_id(labels, frames, self.num_speeds, self.max_gap)
         clips = {name: clip for name, clip in (("p", p), ("q", q)) if name in wanted}
         return clips, {f"te_{k}": v for k, v in labels.items()}
 
     def views(self, key, pair_key, clips, crop, wanted):
-        # Spatial equivariance (§4.1, Table 1 b, c): partners share the spatial draws (σ_p, σ_q) too.
-        return _views(key if self.equivariance == "temporal" else pair_key, clips, crop, wanted, self.augment, ("p", "q"))
+        if self.equivariance == "temporal":
+            return _views(key, clips, crop, wanted, self.augment, ("p", "q"))
+        # Table 1 (b), (c): the spatial transformation (crop, scale, flip) is the pair's, shared by partners;
+        # colour jitter is in the invariance set S (§3), so each clip keeps its own.
+        return {
+            view: aug.spatial_augment(clips[view], _fold(pair_key, 3 + k), crop, self.augment, _fold(key, 3 + k))
+            for k, view in enumerate(("p", "q"))
+            if view in wanted
+        }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,11 @@ Label conventions (int32 scalars unless noted):
   0 = ``ORDER_BEFORE``: q lies entirely before p (q's last index < p's first);
   1 = ``ORDER_AFTER``: q lies entirely after p (q's first index > p's last);
   2 = ``ORDER_OVERLAP``: the frame spans [first, last] of p and q intersect.
-- ``transform_id``: one id per relative transformation of a pair (mixed radix, below).
+- offset of clip q relative to clip p: (first source frame of q's span) − (first of
+  p's), signed, in source frames, whatever the directions (time-equivariant §1: "the
+  temporal shift between them"). With spans s_p, s_q: before ⇔ offset <= −s_q, after ⇔
+  offset >= s_p, overlap otherwise.
+- ``transform_id``: one id per exact relative transformation of a pair (mixed radix, below).
 
 Short videos. Frames never repeat while the video is long enough, and labels always
 state what was applied:
@@ -29,13 +33,14 @@ state what was applied:
 - ``place_pair``: if a before/after relation needs more than num_frames frames even at
   speed 1 (num_frames < 2T), the order falls back to ``ORDER_OVERLAP``. Then, while the
   clips do not fit (before/after: span_p + span_q > num_frames; overlap: the longer
-  span > num_frames), the faster clip (both on a tie) drops one speed class. The
-  labels report the order and speeds actually used. A video shorter than T gives two
-  speed-1 windows at frame 0 that loop (stride 1 modulo num_frames), order overlap.
+  span > num_frames), the faster clip (both on a tie) drops one speed class; last, the
+  offset is clamped to the nearest one that keeps the order and fits. The labels report
+  what was applied. A video shorter than T gives two speed-1 windows at frame 0 that
+  loop (stride 1 modulo num_frames), order overlap, offset 0.
   A reduction changes the relative transformation, so partners 2k, 2k + 1 drawn with
-  the same ``relative_transform`` can end with different ``transform_id``s (e.g. 8×
-  in a before/after pair needs 2·(8(T − 1) + 1) = 242 frames at T = 16): the loss
-  must use the ids of the labels ``place_pair`` returns, never the requested ones.
+  the same ``relative_transform`` can end with different ``transform_id``s (e.g. 8×/8×
+  in a before/after pair needs 2·(8(T − 1) + 1) = 242 frames and more at T = 16): the
+  loss must use the ids of the labels ``place_pair`` returns, never the requested ones.
 """
 
 import numbers
@@ -44,7 +49,7 @@ import tensorflow as tf
 
 SPEEDS = (1, 2, 4, 8)
 ORDER_BEFORE, ORDER_AFTER, ORDER_OVERLAP = 0, 1, 2
-RELATIVE_LABELS = ("speed_p", "speed_q", "direction_p", "direction_q", "order")
+RELATIVE_LABELS = ("speed_p", "speed_q", "direction_p", "direction_q", "order", "offset")
 PAIR_TRANSFORMS = ("none", "shift", "drop", "reverse", "shuffle")
 
 _fold = tf.random.experimental.stateless_fold_in
@@ -170,60 +175,94 @@ def long_sequence(seed, num_frames, frames):
     return indices, indices[:frames], indices[frames:]
 
 
-def relative_transform(seed, num_speeds=len(SPEEDS)):
+def max_offset(frames, num_speeds=len(SPEEDS), max_gap=None):
+    """B, the largest |offset| ``relative_transform`` draws: the longest span plus the largest gap."""
+    _check_frames(frames)
+    return (frames - 1) * SPEEDS[num_speeds - 1] + 1 + _gap(frames, max_gap)
+
+
+def _gap(frames, max_gap):
+    if max_gap is None:
+        return frames
+    if not isinstance(max_gap, numbers.Integral) or isinstance(max_gap, bool) or max_gap < 0:
+        raise ValueError(f"max_gap must be a non-negative integer or None, received {max_gap!r}")
+    return max_gap
+
+
+def _span(frames, speed_class):
+    return (frames - 1) * tf.gather(tf.constant(SPEEDS, tf.int32), speed_class) + 1
+
+
+def relative_transform(seed, frames, num_speeds=len(SPEEDS), max_gap=None):
     """The relative temporal transformation of a clip pair (p, q) (time-equivariant §3.1–3.2).
 
-    Draws uniformly (the paper leaves the distributions open) the speed classes of p
-    and q in [0, num_speeds), their directions, and the order of q relative to p
-    (module docstring). Returns a dict of int32 scalars keyed by ``RELATIVE_LABELS``.
-    Fig. 3 applies "the same temporal transformations to two training examples in the
-    batch": key ``seed`` by the pair index so examples 2k and 2k + 1 share it, and pass
-    it to ``place_pair`` with a per-example seed.
+    The whole transformation, so that partners 2k, 2k + 1 share it exactly (Fig. 1: "the
+    relative temporal shifts between the top two clips and the bottom two clips are
+    identical"; Fig. 3: "We apply the same temporal transformations (e.g., temporal
+    cropping) to two training examples"): the speed classes of p and q, their
+    directions, and ``offset`` = (first source frame of q's span) − (first source frame
+    of p's span), signed, in source frames, whatever the directions. ``order`` follows
+    from the offset and the spans (module docstring) and is returned for L_aux.
+
+    The paper gives no distributions; ours keep every auxiliary class balanced and
+    offsets small enough for real videos: speeds, directions and the order class are
+    uniform; then, with spans s_p, s_q, the offset is uniform over the placements of
+    that class: overlap, every offset whose spans intersect, [−(s_q − 1), s_p − 1];
+    after, s_p + g; before, −(s_q + g); the gap g (frames strictly between the clips)
+    uniform in [0, ``max_gap``], default T. A gap of at most one clip keeps a disjoint
+    pair within s_p + s_q + T frames: at T = 16 every before/after pair up to 4×/2×
+    (61 + 31 + 16 = 108) fits a UCF101-length video (~180 frames); 8×/8× (258) does
+    not, and ``place_pair`` reduces it. (A gap drawn over the whole video instead would
+    make the offset mostly say how long the video is.)
+
+    Key ``seed`` by the pair index so examples 2k and 2k + 1 share it, and pass the
+    result to ``place_pair`` with a per-example seed. Returns a dict of int32 scalars
+    keyed by ``RELATIVE_LABELS``.
     """
+    _check_frames(frames)
     if not isinstance(num_speeds, numbers.Integral) or not 1 <= num_speeds <= len(SPEEDS):
         raise ValueError(f"num_speeds must be an integer in [1, {len(SPEEDS)}], received {num_speeds!r}")
+    gap = _gap(frames, max_gap)
     classes = (num_speeds, num_speeds, 2, 2, 3)
-    return {
-        name: _randint(_fold(seed, k), 0, n - 1) for k, (name, n) in enumerate(zip(RELATIVE_LABELS, classes))
-    }
+    drawn = {name: _randint(_fold(seed, k), 0, n - 1) for k, (name, n) in enumerate(zip(RELATIVE_LABELS, classes))}
+    sp, sq = _span(frames, drawn["speed_p"]), _span(frames, drawn["speed_q"])
+    g = _randint(_fold(seed, 5), 0, gap)
+    overlap = _randint(_fold(seed, 6), 1 - sq, sp - 1)
+    order = drawn["order"]
+    drawn["offset"] = tf.where(order == ORDER_AFTER, sp + g, tf.where(order == ORDER_BEFORE, -(sq + g), overlap))
+    return drawn
 
 
 def place_pair(seed, num_frames, frames, relative):
     """Absolute positions of clips p and q for the relative transformation ``relative``.
 
     Returns (indices_p (T,), indices_q (T,), labels) with labels keyed by
-    ``RELATIVE_LABELS`` as applied (see the short-video policy in the module docstring).
-    Before/after: the two start offsets are sorted uniform draws, so every placement
-    with the first clip entirely before the second is equally likely. Overlap: p's
-    start is uniform, then q's start uniform among those whose span meets p's.
+    ``RELATIVE_LABELS`` as applied. p's span starts at a, q's at a + offset; a is
+    uniform over the starts where both spans lie in the video, so partners differ only
+    in where the pair sits in their videos. A video too short for the transformation
+    reduces it (module docstring): speeds as there, then the offset is clamped to the
+    nearest one that keeps the order class and fits.
     """
     _check_frames(frames)
     n = tf.cast(num_frames, tf.int32)
-    speeds = tf.constant(SPEEDS, tf.int32)
-
-    def span(c):
-        return (frames - 1) * tf.gather(speeds, c) + 1
-
     order = tf.cast(relative["order"], tf.int32)
     order = tf.where((order != ORDER_OVERLAP) & (2 * frames > n), ORDER_OVERLAP, order)
     overlap = tf.equal(order, ORDER_OVERLAP)
     cp, cq = tf.cast(relative["speed_p"], tf.int32), tf.cast(relative["speed_q"], tf.int32)
     for _ in range(len(SPEEDS) - 1):  # each step lowers the fastest class by one
-        sp, sq = span(cp), span(cq)
+        sp, sq = _span(frames, cp), _span(frames, cq)
         too_long = tf.where(overlap, tf.maximum(sp, sq), sp + sq) > n
         faster = tf.maximum(cp, cq)
         cp, cq = (tf.where(too_long & tf.equal(c, faster), tf.maximum(c - 1, 0), c) for c in (cp, cq))
-    sp, sq = span(cp), span(cq)
+    sp, sq = _span(frames, cp), _span(frames, cq)
 
-    offsets = tf.random.stateless_uniform([2], _fold(seed, 0), 0, tf.maximum(n - sp - sq, 0) + 1, tf.int32)
-    first, second = tf.reduce_min(offsets), tf.reduce_max(offsets)
-    q_first = tf.equal(order, ORDER_BEFORE)
-    second += tf.where(q_first, sq, sp)
-    p_overlap = _randint(_fold(seed, 1), 0, tf.maximum(n - sp, 0))
-    q_low = tf.maximum(p_overlap - sq + 1, 0)
-    q_overlap = _randint(_fold(seed, 2), q_low, tf.maximum(tf.minimum(n - sq, p_overlap + sp - 1), q_low))
-    p_start = tf.where(overlap, p_overlap, tf.where(q_first, second, first))
-    q_start = tf.where(overlap, q_overlap, tf.where(q_first, first, second))
+    # Offsets that fit the video, [sp − n, n − sq], within the order class.
+    low = tf.where(order == ORDER_AFTER, sp, tf.where(overlap, tf.maximum(sp - n, 1 - sq), sp - n))
+    high = tf.where(order == ORDER_BEFORE, -sq, tf.where(overlap, tf.minimum(n - sq, sp - 1), n - sq))
+    offset = tf.cast(relative["offset"], tf.int32)
+    offset = tf.where(low <= high, tf.clip_by_value(offset, low, tf.maximum(high, low)), 0)  # 0: shorter than T
+    first = tf.maximum(0, -offset)
+    p_start = _randint(_fold(seed, 0), first, tf.maximum(tf.minimum(n - sp, n - sq - offset), first))
 
     labels = {
         "speed_p": cp,
@@ -231,24 +270,28 @@ def place_pair(seed, num_frames, frames, relative):
         "direction_p": tf.cast(relative["direction_p"], tf.int32),
         "direction_q": tf.cast(relative["direction_q"], tf.int32),
         "order": order,
+        "offset": offset,
     }
+    speeds = tf.constant(SPEEDS, tf.int32)
     indices_p = clip_indices(p_start, n, frames, tf.gather(speeds, cp), tf.equal(labels["direction_p"], 1))
-    indices_q = clip_indices(q_start, n, frames, tf.gather(speeds, cq), tf.equal(labels["direction_q"], 1))
+    indices_q = clip_indices(p_start + offset, n, frames, tf.gather(speeds, cq), tf.equal(labels["direction_q"], 1))
     return indices_p, indices_q, labels
 
 
-def transform_id(labels, num_speeds=len(SPEEDS)):
-    """One id per relative transformation, in [0, 12·num_speeds²).
+def transform_id(labels, frames, num_speeds=len(SPEEDS), max_gap=None):
+    """One id per exact relative transformation, in [0, 16·S²·B + 4·S²), B = ``max_offset``.
 
-    Mixed radix, most significant first: speed_p (num_speeds), speed_q (num_speeds),
-    direction_p (2), direction_q (2), order (3), i.e.
-    id = (((speed_p·S + speed_q)·2 + direction_p)·2 + direction_q)·3 + order.
-    Works on scalars and on batched (B,) labels alike; rows with equal ids share the
-    relative transformation (time-equivariant Eq. 1: ψ_i^{pq} vs ψ_j^{pq}).
+    Mixed radix, most significant first: speed_p (S = num_speeds), speed_q (S),
+    direction_p (2), direction_q (2), offset + B (2B + 1), i.e.
+    id = ((((speed_p·S + speed_q)·2 + direction_p)·2 + direction_q)·(2B + 1) + offset + B.
+    The order is a function of the offset and the spans, so it adds nothing. Works on
+    scalars and on batched (B,) labels alike; rows with equal ids share the relative
+    transformation exactly (time-equivariant Eq. 1: ψ_i^{pq} vs ψ_j^{pq}).
     """
+    bound = max_offset(frames, num_speeds, max_gap)
     value = labels["speed_p"] * num_speeds + labels["speed_q"]
     value = (value * 2 + labels["direction_p"]) * 2 + labels["direction_q"]
-    return value * 3 + labels["order"]
+    return value * (2 * bound + 1) + labels["offset"] + bound
 
 
 def pair_label_shapes(transform, frames):

@@ -68,6 +68,7 @@ class TrainConfig:
     te_equivariance: str = "temporal"  # L_equi to temporal (Table 1 d), spatial (b) or spatiotemporal (c) transforms
     te_temperature: float = 0.1  # λ of Eq. 2 (§3.1)
     te_aux_hidden: int = 0  # hidden width of the speed/direction/order heads (one hidden layer, §3.2); 0 = D
+    te_head_batch_norm: bool = True  # batch norm in the heads' hidden layers (not in the paper: SimCLR/SimSiam heads)
     # Multi-level feature optimisation (multi-level §3-4; hdc.objectives.MLFOObjective). The paper defers
     # τ, η, Sinkhorn, heads, levels and weights to its supplement: the authors' public code, SwAV, TEA.
     mlfo_prototypes: int = 1000  # K (§4.2, Fig. 3)
@@ -117,6 +118,7 @@ class TrainConfig:
     pair_augment: str = "thesis"  # spatial family of a, b: "thesis" or "hdc"
     # Recipe "te": time-equivariant clips p, q (§3.2)
     te_num_speeds: int = 4  # speed classes 1x, 2x, 4x, 8x: the first n
+    te_max_gap: int = -1  # most frames between disjoint clips p, q (data.temporal.relative_transform); -1 = T
     # Recipe "long": multi-level clips h1, h2 and the 2T-frame long sequence (§3.3, §4.2)
     mlfo_permutation_length: int = 4  # L of the per-example feature-level shuffle (data.recipes.LongRecipe)
     mlfo_augment: str = "thesis"  # spatial family of h1, h2, long: "thesis" or "hdc"
@@ -278,6 +280,7 @@ class TrainConfig:
             (self.pair_max_shift >= 0, "pair_max_shift", ">= 0"),
             (self.pair_augment in AUGMENT_FAMILIES, "pair_augment", f"one of {AUGMENT_FAMILIES}"),
             (1 <= self.te_num_speeds <= MAX_SPEEDS, "te_num_speeds", f"in 1..{MAX_SPEEDS}"),
+            (self.te_max_gap >= -1, "te_max_gap", ">= 0, or -1 for the clip length T"),
             (self.mlfo_permutation_length >= 2, "mlfo_permutation_length", ">= 2"),
             (self.mlfo_augment in AUGMENT_FAMILIES, "mlfo_augment", f"one of {AUGMENT_FAMILIES}"),
         ]

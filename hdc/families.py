@@ -45,6 +45,7 @@ def _te(config):
         temperature=config.te_temperature,
         num_speeds=config.te_num_speeds,
         aux_hidden=config.te_aux_hidden or None,
+        head_batch_norm=config.te_head_batch_norm,
         name="te",
     )
 

@@ -50,12 +50,25 @@ class ProjectionHeads(keras.layers.Layer):
         return {**super().get_config(), "pairs": [list(p) for p in self.pairs], "proj_dim": self.proj_dim}
 
 
-def mlp(widths, name, dtype=None):
+def mlp(widths, name, dtype=None, batch_norm=False):
     """Dense layers of the given ``widths`` with ReLU between them (none after
-    the last): the MLP projection heads of SimCLR-style objectives."""
-    layers = [
-        keras.layers.Dense(width, activation="relu" if i < len(widths) - 1 else None, name=f"{name}_dense{i}",
-                           dtype=dtype)
-        for i, width in enumerate(widths)
-    ]
+    the last): the MLP projection heads of SimCLR-style objectives.
+
+    ``batch_norm``: every hidden layer is Dense → BatchNormalization → ReLU, as
+    in SimCLR's [10] and SimSiam's [11] heads. The statistics are the global
+    batch's on every replica (``synchronized``), so R replicas compute one
+    device's loss.
+    """
+    layers = []
+    for i, width in enumerate(widths):
+        hidden = i < len(widths) - 1
+        if hidden and batch_norm:
+            layers += [
+                keras.layers.Dense(width, use_bias=False, name=f"{name}_dense{i}", dtype=dtype),
+                keras.layers.BatchNormalization(synchronized=True, name=f"{name}_norm{i}", dtype=dtype),
+                keras.layers.ReLU(name=f"{name}_relu{i}", dtype=dtype),
+            ]
+        else:
+            layers.append(keras.layers.Dense(width, activation="relu" if hidden else None, name=f"{name}_dense{i}",
+                                             dtype=dtype))
     return keras.Sequential(layers, name=name)

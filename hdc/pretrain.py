@@ -148,7 +148,10 @@ def view_recipes(config):
         recipes.HDCRecipe(augment, config.tc_gap),
         recipes.PairRecipe(config.pair_transform, config.pair_max_shift, family[config.pair_augment]),
         recipes.TERecipe(
-            config.te_num_speeds, dataclasses.replace(augment, channel_replication=False), config.te_equivariance
+            config.te_num_speeds,
+            dataclasses.replace(augment, channel_replication=False),
+            config.te_equivariance,
+            None if config.te_max_gap < 0 else config.te_max_gap,
         ),
         recipes.LongRecipe(config.mlfo_permutation_length, family[config.mlfo_augment]),
     )

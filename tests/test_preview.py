@@ -20,7 +20,7 @@ SHAPES = {
     "view_long": (2, 8, 16, 16, 3), "view_h1": (2, 4, 16, 16, 3), "view_h2": (2, 4, 16, 16, 3),
     "label_pair_permutation_a": (2, 4), "label_pair_permutation_b": (2, 4),
     "label_te_speed_p": (2,), "label_te_speed_q": (2,), "label_te_direction_p": (2,), "label_te_direction_q": (2,),
-    "label_te_order": (2,), "label_te_transform_id": (2,), "label_long_permutation": (2, 4),
+    "label_te_order": (2,), "label_te_offset": (2,), "label_te_transform_id": (2,), "label_long_permutation": (2, 4),
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from data.prepare import PrepareConfig, prepare
 from data.records import encode_example, shard_files
 from data.video import write_video
 from hdc import packing
-from tests.test_temporal import consecutive, decode_clip, decode_order
+from tests.test_temporal import consecutive, decode_clip, decode_order, oracle_id
 
 T = 4
 CLIP = pl.ClipSpec(frames=T, sample_size=24, crop=16)
@@ -119,42 +119,72 @@ def test_pair_labels_decode_from_pixels(shards, transform):
 def fits(labels, n):
     """Whether the relative transformation ``labels`` fits an n-frame video (data.temporal's rule)."""
     span_p, span_q = ((T - 1) * tt.SPEEDS[labels[f"te_speed_{c}"]] + 1 for c in "pq")
-    if labels["te_order"] == tt.ORDER_OVERLAP:
-        return max(span_p, span_q) <= n
-    return 2 * T <= n and span_p + span_q <= n
+    offset = labels["te_offset"]
+    extent = max(span_p, offset + span_q) - min(0, offset)
+    return extent <= n and (labels["te_order"] == tt.ORDER_OVERLAP or 2 * T <= n)
 
 
-def test_te_labels_decode_from_pixels_and_partners_share_the_transformation(shards):
-    recipe = rc.TERecipe(augment=HDC_OFF)
-    out = examples(shards, (recipe,), 12)
+def test_te_labels_decode_from_pixels_and_partners_share_the_exact_transformation(shards):
+    """Frame numbers read from the pixels of p and q (index-coded videos, the real pipeline): the
+    labels and an id built here from them alone; partners in videos long enough for every
+    transformation share (speed p, speed q, direction p, direction q, start of q − start of p)."""
+    gap = 2  # an 8x/8x pair with the largest gap spans 2·25 + 2 = 52 frames: three videos hold every pair
+    recipe = rc.TERecipe(augment=HDC_OFF, max_gap=gap)
+    long_enough = LONG_ENOUGH + gap
+    out = examples(shards, (recipe,), 40)
     seen = {name: set() for name in ("te_speed_p", "te_direction_p", "te_order")}
-    both_long = 0
+    decoded = []
     for ex in out:
         p, q, labels = ex["ids"]["p"], ex["ids"]["q"], {k: int(v) for k, v in ex["labels"].items()}
         assert ex["videos"]["p"] == ex["videos"]["q"]
         n = LENGTHS[ex["videos"]["p"]]
-        for clip, c in ((p, "p"), (q, "q")):
-            speed, direction = decode_clip(clip, n)
-            assert labels[f"te_speed_{c}"] == speed
-            assert direction is None or labels[f"te_direction_{c}"] == direction
+        (speed_p, direction_p), (speed_q, direction_q) = decode_clip(p, n), decode_clip(q, n)
+        offset = int(q.min()) - int(p.min()) if n >= T else 0
+        decoded.append((speed_p, speed_q, direction_p, direction_q, offset))
+        assert (labels["te_speed_p"], labels["te_speed_q"], labels["te_offset"]) == (speed_p, speed_q, offset)
+        assert direction_p is None or labels["te_direction_p"] == direction_p
+        assert direction_q is None or labels["te_direction_q"] == direction_q
         assert labels["te_order"] == decode_order(p, q)
-        expected_id = (((labels["te_speed_p"] * 4 + labels["te_speed_q"]) * 2 + labels["te_direction_p"]) * 2
-                       + labels["te_direction_q"]) * 3 + labels["te_order"]  # fmt: skip
-        assert labels["te_transform_id"] == expected_id
-        if n >= LONG_ENOUGH:
+        if n >= long_enough:
+            assert labels["te_transform_id"] == oracle_id(*decoded[-1], frames=T, max_gap=gap)
             for name in seen:
                 seen[name].add(labels[name])
     assert seen == {"te_speed_p": {0, 1, 2, 3}, "te_direction_p": {0, 1}, "te_order": {0, 1, 2}}
-    for first, second in zip(out[0::2], out[1::2]):  # stream positions 2k, 2k + 1 (even batches)
+    offsets = set()
+    for k, (first, second) in enumerate(zip(out[0::2], out[1::2])):  # stream positions 2k, 2k + 1 (even batches)
         (n1, n2) = (LENGTHS[ex["videos"]["p"]] for ex in (first, second))
         ids = [int(ex["labels"]["te_transform_id"]) for ex in (first, second)]
-        if min(n1, n2) >= LONG_ENOUGH:
-            both_long += 1
-            assert ids[0] == ids[1]
+        if min(n1, n2) >= long_enough:
+            assert decoded[2 * k] == decoded[2 * k + 1] and ids[0] == ids[1]
+            offsets.add(decoded[2 * k][4])
         elif ids[0] != ids[1]:  # a short-video reduction, visible in the labels
             longer, shorter = (first, n2) if n1 >= n2 else (second, n1)
-            assert not fits(longer["labels"], shorter)
-    assert both_long >= 3
+            assert not fits({k: int(v) for k, v in longer["labels"].items()}, shorter)
+    assert len(offsets) >= 4  # the offset is part of the drawn transformation, not a constant
+
+
+def test_te_spatial_rows_share_crop_and_flip_between_partners_not_colour(shards):
+    """Table 1 (b), (c): a partner pair's spatial transformation is the pair's (crop, scale, flip)
+    and colour jitter is per clip. Each clip's colour factors and box are recovered from the
+    augmentation's own seeds here; the views of partners must then crop and flip alike, and the
+    colour draws must differ."""
+    for equivariance in ("spatial", "spatiotemporal"):
+        config = aug.AugmentConfig(channel_replication=False, color_prob=1.0)
+        recipe = rc.TERecipe(augment=config, equivariance=equivariance)
+        frames = tf.constant(np.random.default_rng(0).integers(0, 256, (T, 24, 32, 3)), tf.uint8)
+        keys = [tf.constant([1, 2 + row], tf.int64) for row in range(2)]
+        pair_key = tf.constant([7, 7], tf.int64)
+        views = [recipe.views(key, pair_key, {"p": frames, "q": frames}, 16, {"p", "q"}) for key in keys]
+        gray = [{v: np.asarray(tf.image.rgb_to_grayscale(tf.cast(x[v], tf.float32))) for v in "pq"} for x in views]
+        for v in "pq":
+            a, b = np.asarray(views[0][v], float), np.asarray(views[1][v], float)
+            assert not np.allclose(a, b, atol=2)  # colours differ between partners
+            # Same geometry: per-frame spatial structure agrees after standardising away the colour transform.
+            za, zb = ((g[v] - g[v].mean()) / g[v].std() for g in gray)
+            assert np.corrcoef(za.ravel(), zb.ravel())[0, 1] > 0.9, (equivariance, v)
+        # And p and q of one clip differ in geometry (their own draws), so the test can see a difference.
+        zp, zq = ((gray[0][v] - gray[0][v].mean()) / gray[0][v].std() for v in "pq")
+        assert np.corrcoef(zp.ravel(), zq.ravel())[0, 1] < 0.5
 
 
 def test_long_sequence_halves_and_permutations_decode_from_pixels(shards):

@@ -35,10 +35,17 @@ def random_labels(rng, batch, num_speeds=4, ids=IDS):
 
 
 def numpy_mlp(head, x):
-    """Dense layers with ReLU between them, from the head's own weights."""
-    for i, layer in enumerate(head.layers):
-        x = x @ layer.kernel.numpy() + layer.bias.numpy()
-        x = np.maximum(x, 0) if i < len(head.layers) - 1 else x
+    """The head's layers from their own weights: Dense, batch norm with the batch's
+    statistics (training; biased variance) and ReLU."""
+    for layer in head.layers:
+        if isinstance(layer, keras.layers.Dense):
+            x = x @ layer.kernel.numpy() + (layer.bias.numpy() if layer.use_bias else 0)
+            x = np.maximum(x, 0) if layer.activation.__name__ == "relu" else x
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            x = (x - x.mean(0)) / np.sqrt(x.var(0) + layer.epsilon) * layer.gamma.numpy() + layer.beta.numpy()
+        else:
+            assert isinstance(layer, keras.layers.ReLU), layer
+            x = np.maximum(x, 0)
     return x
 
 
@@ -48,8 +55,9 @@ def numpy_classifier(logits, targets):
     return -log_softmax[np.arange(len(targets)), targets].mean(), np.mean(logits.argmax(axis=1) == targets)
 
 
+@pytest.mark.parametrize("head_batch_norm", [True, False])
 @pytest.mark.parametrize("equivariance", EQUIVARIANCES)
-def test_objective_matches_numpy_with_its_own_weights(equivariance):
+def test_objective_matches_numpy_with_its_own_weights(equivariance, head_batch_norm):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     dim, batch, lam = 16, 8, 0.25  # λ exact in float32 (see test_te_losses.py)
@@ -57,13 +65,15 @@ def test_objective_matches_numpy_with_its_own_weights(equivariance):
     labels = random_labels(rng, batch, num_speeds=3)
     weights = dict(zip(TERMS, (0.5, 2.0, 1.0, 0.3, 0.7)))
     objective = TEObjective(weights=tuple(weights.values()), equivariance=equivariance, temperature=lam,
-                            num_speeds=3, aux_hidden=5, dtype="float64", name="te")
-    got = {k: float(v) for k, v in objective(taps, context=context(labels=labels)).items()}
+                            num_speeds=3, aux_hidden=5, head_batch_norm=head_batch_norm, dtype="float64", name="te")
+    got = {k: float(v) for k, v in objective(taps, context=context(labels=labels), training=True).items()}
 
     f_p, f_q = (taps[v]["block5"].mean(axis=(1, 2, 3)) for v in "pq")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(objective.embedding(taps["p"])), f_p, rtol=1e-12)
     heads = objective.heads
-    widths = {term: [layer.units for layer in head.layers] for term, head in heads.items()}
+    widths = {term: [la.units for la in head.layers if isinstance(la, keras.layers.Dense)] for term, head in heads.items()}
+    norms = {sum(isinstance(la, keras.layers.BatchNormalization) for la in head.layers) for head in heads.values()}
+    assert norms == ({1, 2} if head_batch_norm else {0})  # one per hidden layer
     assert widths == {"inst": [dim] * 3, "equi": [dim] * 3, "speed": [5, 3], "direction": [5, 2], "order": [5, 3]}
     inputs = {term: head.layers[0].kernel.shape[0] for term, head in heads.items()}
     assert inputs == {"inst": dim, "equi": 2 * dim, "speed": dim, "direction": dim, "order": 2 * dim}

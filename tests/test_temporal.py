@@ -58,12 +58,19 @@ def decode_order(p, q):
     return tt.ORDER_OVERLAP
 
 
-def pair_draw(frames, share_pairs=True):
+def oracle_id(speed_p, speed_q, direction_p, direction_q, offset, frames, num_speeds=4, max_gap=None):
+    """The exact transformation's id from decoded values: mixed radix, offset shifted by its bound."""
+    bound = (frames - 1) * tt.SPEEDS[num_speeds - 1] + 1 + (frames if max_gap is None else max_gap)
+    coarse = ((speed_p * num_speeds + speed_q) * 2 + direction_p) * 2 + direction_q
+    return coarse * (2 * bound + 1) + offset + bound
+
+
+def pair_draw(frames, share_pairs=True, max_gap=None):
     def fn(seed, pair_seed, num_frames):
-        relative = tt.relative_transform(pair_seed if share_pairs else seed)
+        relative = tt.relative_transform(pair_seed if share_pairs else seed, frames, max_gap=max_gap)
         p, q, labels = tt.place_pair(tf.random.experimental.stateless_fold_in(seed, 1), num_frames, frames, relative)
         requested = {f"requested_{k}": v for k, v in relative.items()}
-        return {"p": p, "q": q, "id": tt.transform_id(labels), **labels, **requested}
+        return {"p": p, "q": q, "id": tt.transform_id(labels, frames, max_gap=max_gap), **labels, **requested}
 
     return fn
 
@@ -75,77 +82,110 @@ def test_place_pair_labels_are_what_the_indices_show(frames):
         p, q = out["p"][i], out["q"][i]
         assert p.shape == q.shape == (frames,)
         assert (p >= 0).all() and (p < n).all() and (q >= 0).all() and (q < n).all()
+        decoded = {}
         for clip, name in ((p, "p"), (q, "q")):
             speed, direction = decode_clip(clip, n)
             assert speed == out[f"speed_{name}"][i] and direction in (None, out[f"direction_{name}"][i])
+            decoded[name] = (speed, direction)
         if frames <= n:
-            assert decode_order(p, q) == out["order"][i]
+            offset = int(q.min()) - int(p.min())
+            assert decode_order(p, q) == out["order"][i] and offset == out["offset"][i]
+            if n >= 3:
+                assert out["id"][i] == oracle_id(*decoded["p"][:1], *decoded["q"][:1], decoded["p"][1],
+                                                 decoded["q"][1], offset, frames)
         else:  # looped: both clips are the whole video from frame 0
-            assert out["order"][i] == tt.ORDER_OVERLAP and p.min() == q.min() == 0
+            assert out["order"][i] == tt.ORDER_OVERLAP and p.min() == q.min() == 0 and out["offset"][i] == 0
 
 
 @pytest.mark.parametrize("frames", [4, 16])
 def test_place_pair_reduces_only_what_does_not_fit(frames):
     out, lengths = run(pair_draw(frames, share_pairs=False), LENGTHS, 60)
     sp, sq = span(out["requested_speed_p"], frames), span(out["requested_speed_q"], frames)
-    separate = out["requested_order"] != tt.ORDER_OVERLAP
-    fits = np.where(separate, sp + sq, np.maximum(sp, sq)) <= lengths
+    offset = out["requested_offset"]
+    fits = np.maximum(sp, offset + sq) - np.minimum(0, offset) <= lengths  # the pair's extent
     for name in tt.RELATIVE_LABELS:
         np.testing.assert_array_equal(out[name][fits], out[f"requested_{name}"][fits])
-        assert (out[name] <= out[f"requested_{name}"]).all() or name == "order"
+        if name.startswith("speed"):
+            assert (out[name] <= out[f"requested_{name}"]).all()
+    assert (np.abs(out["offset"]) <= np.abs(offset)).all()  # clamping moves the offset towards 0
     # The order changes only when two speed-1 clips cannot be disjoint, and then to overlap.
     changed = out["order"] != out["requested_order"]
     assert (lengths[changed] < 2 * frames).all() and (out["order"][changed] == tt.ORDER_OVERLAP).all()
-    # What was reduced now fits (videos at least one clip long).
-    sp, sq = span(out["speed_p"], frames), span(out["speed_q"], frames)
-    need = np.where(out["order"] != tt.ORDER_OVERLAP, sp + sq, np.maximum(sp, sq))
-    assert (need[lengths >= frames] <= lengths[lengths >= frames]).all()
+    # Speeds drop only where the order's least extent does not fit.
+    separate = out["requested_order"] != tt.ORDER_OVERLAP
+    speeds_fit = np.where(separate, sp + sq, np.maximum(sp, sq)) <= lengths
+    for name in ("speed_p", "speed_q"):
+        np.testing.assert_array_equal(out[name][speeds_fit], out[f"requested_{name}"][speeds_fit])
     assert (~fits).sum() > 100 and fits.sum() > 100
 
 
 @pytest.mark.parametrize(
     "num_frames, requested, expected",
-    [  # T = 16: spans 16, 31, 61, 121 for speed classes 0..3; (speed_p, speed_q, order)
-        (200, (3, 3, 0), (2, 2, 0)),  # 242 > 200: both (a tie) drop to 4x, 122 fits
-        (200, (3, 1, 1), (3, 1, 1)),  # 121 + 31 = 152 fits as asked
-        (100, (3, 0, 2), (2, 0, 2)),  # overlap needs the longer span, 121 > 100, 61 fits
-        (100, (3, 2, 1), (1, 1, 1)),  # 182 > 100 -> (2, 2) 122 > 100 -> (1, 1) 62
-        (30, (1, 2, 0), (0, 0, 2)),  # 2T = 32 > 30: overlap; 61 -> (1, 1) 31 > 30 -> (0, 0)
-        (10, (2, 3, 1), (0, 0, 2)),  # shorter than one clip: looped speed-1 windows
+    [  # T = 16: spans 16, 31, 61, 121 for speed classes 0..3; (speed_p, speed_q, order, offset)
+        (300, (3, 3, 0, -130), (3, 3, 0, -130)),  # extent 251 fits: as asked
+        (200, (3, 3, 0, -130), (2, 2, 0, -130)),  # 242 > 200: both drop to 4x; -130 in [61 - 200, -61]
+        (200, (3, 3, 0, -150), (2, 2, 0, -139)),  # the same, offset clamped to that range
+        (200, (3, 1, 1, 125), (3, 1, 1, 125)),  # extent 156 fits as asked
+        (140, (3, 1, 1, 125), (2, 1, 1, 109)),  # 152 > 140: p to 4x; offset clamped to [61, 140 - 31]
+        (100, (3, 0, 2, -15), (2, 0, 2, -15)),  # overlap needs the longer span, 121 > 100, 61 fits
+        (100, (0, 3, 2, 10), (0, 2, 2, 10)),  # q 121 > 100 -> 61; offset 10 in [-60, 15]
+        (70, (0, 2, 2, 12), (0, 2, 2, 9)),  # extent 12 + 61 = 73 > 70: offset clamped to 70 - 61
+        (30, (1, 2, 0, -70), (0, 0, 2, -14)),  # 2T = 32 > 30: overlap; both to 1x; offset to [1 - 16, 30 - 16] ∩
+        (10, (2, 3, 1, 70), (0, 0, 2, 0)),  # shorter than one clip: looped speed-1 windows, offset 0
     ],
 )
 def test_short_video_policy_by_hand(num_frames, requested, expected):
-    relative = dict(zip(tt.RELATIVE_LABELS, (requested[0], requested[1], 1, 0, requested[2])))
-    _, _, labels = tt.place_pair(tf.constant([3, 4]), tf.constant(num_frames), 16, relative)
-    got = tuple(int(labels[k]) for k in ("speed_p", "speed_q", "order"))
+    relative = dict(zip(tt.RELATIVE_LABELS, (requested[0], requested[1], 1, 0, requested[2], requested[3])))
+    p, q, labels = tt.place_pair(tf.constant([3, 4]), tf.constant(num_frames), 16, relative)
+    got = tuple(int(labels[k]) for k in ("speed_p", "speed_q", "order", "offset"))
     assert got == expected and int(labels["direction_p"]) == 1 and int(labels["direction_q"]) == 0
+    if num_frames >= 16:
+        assert int(np.min(q)) - int(np.min(p)) == expected[3]
 
 
-def test_partners_share_the_relative_transformation_not_the_frames():
+def test_partners_share_the_exact_relative_transformation_not_the_frames():
     out, lengths = run(pair_draw(16), [1000], 200)
     for name in tt.RELATIVE_LABELS + ("id",):
         np.testing.assert_array_equal(out[name][0::2], out[name][1::2])
+    np.testing.assert_array_equal(out["q"].min(-1) - out["p"].min(-1), out["offset"])
     same_frames = (out["p"][0::2] == out["p"][1::2]).all(-1) & (out["q"][0::2] == out["q"][1::2]).all(-1)
     assert same_frames.mean() < 0.05
-    assert len(np.unique(out["id"][0::2])) > 50  # pair seeds vary the transformation
+    assert len(np.unique(out["id"][0::2])) > 90  # pair seeds vary the transformation, offsets included
 
 
-def test_every_class_is_drawn():
+def test_every_class_is_drawn_and_offsets_follow_their_class():
     out, _ = run(pair_draw(16, share_pairs=False), [2000], 1500)
     for name, classes in zip(tt.RELATIVE_LABELS, (4, 4, 2, 2, 3)):
         counts = np.bincount(out[name], minlength=classes)
         assert len(counts) == classes and counts.min() > 0.6 * len(out[name]) / classes, (name, counts)
+    sp, sq, offset, order = span(out["speed_p"], 16), span(out["speed_q"], 16), out["offset"], out["order"]
+    gap = np.where(order == tt.ORDER_AFTER, offset - sp, -offset - sq)  # frames strictly between disjoint clips
+    disjoint = order != tt.ORDER_OVERLAP
+    assert gap[disjoint].min() == 0 and gap[disjoint].max() == 16  # max_gap defaults to T
+    assert ((offset > -sq) & (offset < sp))[~disjoint].all()
+    # Overlap offsets are uniform over [1 - sq, sp - 1]: their mean is (sp - sq) / 2.
+    assert abs(np.mean(offset[~disjoint] - (sp - sq)[~disjoint] / 2)) < 3
+
+
+def test_max_gap_bounds_the_gap():
+    out, _ = run(pair_draw(8, share_pairs=False, max_gap=3), [2000], 400)
+    sp, sq, offset, order = span(out["speed_p"], 8), span(out["speed_q"], 8), out["offset"], out["order"]
+    gap = np.where(order == tt.ORDER_AFTER, offset - sp, -offset - sq)[order != tt.ORDER_OVERLAP]
+    assert set(np.unique(gap)) == {0, 1, 2, 3}
 
 
 def test_transform_id_is_a_documented_bijection():
-    labels = dict(speed_p=1, speed_q=2, direction_p=1, direction_q=0, order=2)
-    assert tt.transform_id(labels) == ((((1 * 4 + 2) * 2 + 1) * 2 + 0) * 3 + 2)  # 80
-    grid = np.array(list(itertools.product(range(4), range(4), range(2), range(2), range(3))))
-    ids = tt.transform_id(dict(zip(tt.RELATIVE_LABELS, grid.T)))
-    np.testing.assert_array_equal(np.sort(ids), np.arange(192))
-    grid = np.array(list(itertools.product(range(3), range(3), range(2), range(2), range(3))))
-    ids = tt.transform_id(dict(zip(tt.RELATIVE_LABELS, grid.T)), num_speeds=3)
-    np.testing.assert_array_equal(np.sort(ids), np.arange(108))
+    labels = dict(speed_p=1, speed_q=2, direction_p=1, direction_q=0, order=2, offset=-5)
+    bound = 15 * 8 + 1 + 16  # T = 16: the longest span, 121, plus the default gap bound T
+    assert tt.max_offset(16) == bound
+    assert tt.transform_id(labels, 16) == (((1 * 4 + 2) * 2 + 1) * 2 + 0) * (2 * bound + 1) - 5 + bound
+    for num_speeds, max_gap in ((4, 2), (3, 0)):
+        bound = 3 * tt.SPEEDS[num_speeds - 1] + 1 + max_gap  # T = 4
+        grid = itertools.product(range(num_speeds), range(num_speeds), range(2), range(2), range(-bound, bound + 1))
+        grid = np.array(list(grid))
+        fields = dict(zip(("speed_p", "speed_q", "direction_p", "direction_q", "offset"), grid.T))
+        ids = tt.transform_id(fields, 4, num_speeds, max_gap)
+        np.testing.assert_array_equal(np.sort(ids), np.arange(4 * num_speeds**2 * (2 * bound + 1)))
 
 
 def test_same_seed_same_draw():
@@ -263,7 +303,8 @@ def test_window_matches_the_pipeline_rule():
         (lambda: tt.pair_views([1, 2], 50, 8, "shift", max_shift=-1), "max_shift"),
         (lambda: tt.window([1, 2], 50, 0), "frames"),
         (lambda: tt.long_sequence([1, 2], 50, 2.5), "frames"),
-        (lambda: tt.relative_transform([1, 2], num_speeds=5), "num_speeds"),
+        (lambda: tt.relative_transform([1, 2], 8, num_speeds=5), "num_speeds"),
+        (lambda: tt.relative_transform([1, 2], 8, max_gap=-1), "max_gap"),
     ],
 )
 def test_bad_arguments_raise_value_errors(call, message):

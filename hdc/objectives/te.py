@@ -13,8 +13,6 @@ from hdc.pooling import global_pool
 TERMS = ("inst", "equi", "speed", "direction", "order")
 EQUIVARIANCES = ("temporal", "spatial", "spatiotemporal")
 MAX_SPEEDS = 4  # len(data.temporal.SPEEDS): 1×, 2×, 4×, 8× (§3.2)
-# te_transform_id lies in [0, 12·S²) (data.temporal.transform_id); 192 bounds it for every S <= 4
-TRANSFORM_IDS = 12 * MAX_SPEEDS**2
 # Auxiliary classifiers (§3.2): the labels each reads, one per clip or one per pair,
 # and its classes (None: num_speeds). Order numbering of data.temporal: 0 = q
 # before p, 1 = q after p, 2 = overlap.
@@ -53,9 +51,18 @@ class TEObjective(Objective):
     paper gives neither that width nor the activation of any MLP, and no
     public code of the authors was found: widths default to D, the width §3.4
     gives ψ and ϕ, and every activation is ReLU, as in SimCLR's head [10]
-    (``hdc.heads.mlp``). No batch norm in the heads: the backbones use
-    instance norm, and per-example heads keep the loss on R replicas equal to
-    one device's.
+    (``hdc.heads.mlp``).
+
+    Batch norm in the heads' hidden layers (``head_batch_norm``, default on;
+    not in the paper, which names no normalisation: SimCLR's [10] and
+    SimSiam's [11] MLP heads, the works §3.1 follows, have it). Our backbones
+    end in instance norm and ReLU, so the globally pooled F is nearly the same
+    vector for every clip (C3D ×0.25 at 8×64×64, at initialisation: cosine
+    0.996 between different videos' F, between-clip std 6% of the mean). Plain
+    MLPs then give every candidate the same logit: L_inst sat at ln(2B − 1)
+    exactly and no term learned (issue 24). The statistics are the global
+    batch's on every replica (synchronised), so R replicas still compute one
+    device's loss.
 
     The total is Σ weights[t]·L_t over the terms that are on; the paper gives
     no weights (its Table 1 sums the terms), so they default to 1. Outputs:
@@ -74,14 +81,19 @@ class TEObjective(Objective):
         weights: one weight >= 0 per entry of ``TERMS`` (used where on).
         equivariance: what L_equi is equivariant to (Table 1 (b)–(d)):
             ``"temporal"`` (default, (d)): rows share a transformation iff their
-            ``te_transform_id`` labels are equal; σ_p, σ_q are independent, so
-            F learns spatial invariance. ``"spatial"`` ((b); §4.1: "𝒯 consists
+            ``te_transform_id`` labels are equal: the exact relative
+            transformation (speeds, directions and the signed offset between
+            the clips, ``data.temporal.transform_id``), so every other pair of
+            the batch is a negative unless drawn identical; σ_p, σ_q are
+            independent, so F learns spatial invariance. ``"spatial"`` ((b); §4.1: "𝒯 consists
             of only spatial augmentations", with "consistent temporal
             augmentations"): the relative transformation is the spatial draw
-            pair (σ_p, σ_q), continuous, which partners share and no other pair
-            does, so each partner pair is its own transformation (the id is
-            the pair's global index); the data must give p and q the same
-            frames and share (σ_p, σ_q) between partners. ``"spatiotemporal"``
+            pair (σ_p, σ_q) of crops, scales and flips, continuous, which
+            partners share and no other pair does, so each partner pair is its
+            own transformation (the id is the pair's global index); the data
+            must give p and q the same frames and share the geometric part of
+            (σ_p, σ_q) between partners (colour jitter stays per clip: §3 puts
+            it in the invariance set S). ``"spatiotemporal"``
             ((c)): both, so rows match iff they are partners and their
             temporal ids are equal; the data shares (σ_p, σ_q) between
             partners as well as the temporal transformation.
@@ -90,6 +102,8 @@ class TEObjective(Objective):
             to the data recipe's ``num_speeds``).
         aux_hidden: width of the classifiers' hidden layer (None: D).
         tap: the backbone tap pooled into F (``"block5"``).
+        head_batch_norm: batch norm in the hidden layers of ψ, ϕ and the
+            classifiers (above).
 
     Views ``"p"``, ``"q"``; labels (int32, per example) only those the active
     terms read: ``te_transform_id`` (L_equi, temporal and spatio-temporal),
@@ -99,7 +113,7 @@ class TEObjective(Objective):
     views = ("p", "q")
 
     def __init__(self, terms=TERMS, weights=(1.0,) * len(TERMS), equivariance="temporal", temperature=0.1,
-                 num_speeds=MAX_SPEEDS, aux_hidden=None, tap="block5", **kwargs):
+                 num_speeds=MAX_SPEEDS, aux_hidden=None, tap="block5", head_batch_norm=True, **kwargs):
         super().__init__(**kwargs)
         terms = tuple(terms)
         checks = [
@@ -120,7 +134,7 @@ class TEObjective(Objective):
         self.terms = tuple(t for t in TERMS if t in terms)
         self.weights_per_term = {t: float(w) for t, w in zip(TERMS, weights)}
         self.equivariance, self.temperature, self.num_speeds = equivariance, float(temperature), num_speeds
-        self.aux_hidden, self.tap = aux_hidden, tap
+        self.aux_hidden, self.tap, self.head_batch_norm = aux_hidden, tap, bool(head_batch_norm)
 
     @property
     def taps(self):
@@ -142,7 +156,7 @@ class TEObjective(Objective):
                 widths, name = (self.aux_hidden or dim, _AUX[term][1] or self.num_speeds), f"{term}_head"
             else:  # ϕ, ψ: two hidden layers of width D, output D (§3.4)
                 widths, name = (dim,) * 3, _MLP_NAMES[term]
-            heads[term] = mlp(widths, name=name, dtype=self.dtype_policy)
+            heads[term] = mlp(widths, name=name, dtype=self.dtype_policy, batch_norm=self.head_batch_norm)
             heads[term].build((None, 2 * dim if term in _ON_PAIR else dim))
         self.heads = heads
         self.built = True
@@ -157,10 +171,14 @@ class TEObjective(Objective):
         """Ids of the local rows' relative transformations (see ``equivariance``)."""
         if self.equivariance == "temporal":
             return ops.cast(labels["te_transform_id"], "int32")
-        pair = (ops.arange(batch, dtype="int32") + ops.cast(replica_offset, "int32")) // 2
+        rows = ops.arange(batch, dtype="int32")
+        pair = 2 * ((rows + ops.cast(replica_offset, "int32")) // 2)
         if self.equivariance == "spatial":
             return pair
-        return pair * TRANSFORM_IDS + ops.cast(labels["te_transform_id"], "int32")
+        # Spatio-temporal: partners match iff their temporal ids do too (partners share a replica).
+        temporal = ops.cast(labels["te_transform_id"], "int32")
+        same = ops.equal(temporal, ops.take(temporal, rows + 1 - 2 * (rows % 2)))
+        return pair + ops.where(same, 0, rows % 2)
 
     def _classify(self, term, f_p, f_q, labels):
         """Cross-entropy and accuracy of an auxiliary classifier (§3.2)."""
@@ -221,4 +239,5 @@ class TEObjective(Objective):
             "num_speeds": self.num_speeds,
             "aux_hidden": self.aux_hidden,
             "tap": self.tap,
+            "head_batch_norm": self.head_batch_norm,
         }
