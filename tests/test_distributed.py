@@ -10,6 +10,7 @@ loss's gradients at random init are so ill-conditioned (instance norm on
 tiny maps) that the same single-device step traced in a tf.function and run
 eagerly already differ by ~1e-2 relative, which would hide any real bug."""
 
+import csv
 import json
 import os
 import socket
@@ -98,10 +99,13 @@ def test_killed_stateful_run_resumes_bitwise(tmp_path):
 
 
 TRAIN = [
-    "--backbone", "r2plus1d10", "--width-multiplier", "0.25", "--frames", "8", "--crop", "16", "--resize", "20",
+    "--backbone", "r2plus1d10", "--width-multiplier", "0.25", "--frames", "8", "--crop", "24", "--resize", "28",
     "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "3", "--optimizer", "sgd", "--momentum", "0.9",
     "--lr", "0.1", "--schedule", "inverse-time", "--lr-decay", "0.5", "--deterministic", "--seed", "9",
-]  # fmt: skip  (R(2+1)D: TensorFlow's MaxPool3D, in C3D, has no float64 kernel)
+    "--objectives", "hdc,simclr,mlfo", "--mlfo-prototypes", "16", "--mlfo-queue-size", "8",
+]  # fmt: skip
+# R(2+1)D: TensorFlow's MaxPool3D, in C3D, has no float64 kernel. 24 px: block 5 has 2x2 positions (the
+# single one of 16 px is zero after instance norm, and SimCLR's and multi-level's block-5 terms constant).
 
 
 def _train(flags, extra_env=None):
@@ -118,9 +122,11 @@ def _weights(out):
     return arrays
 
 
-def _losses(out):
-    with open(os.path.join(out, "metrics.csv")) as f:
-        return [float(row.split(",")[1]) for row in f.read().split()[1:]]
+def _metrics(out):
+    """{column: values} of metrics.csv: the loss and every objective's terms and accuracies."""
+    with open(os.path.join(out, "metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(row[k]) for row in rows] for k in rows[0]}
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +136,9 @@ def class_sorted_shards(tmp_path_factory):
 
 def test_train_py_on_two_replicas_and_two_workers_equals_one_device(class_sorted_shards, tmp_path):
     """train.py through the real shard pipeline, 3 steps of SGD with momentum, L2 and the
-    inverse-time schedule: 2 replicas and 2 local workers (each worker decoding only its
-    half of every batch) end with the single-device loss and weights."""
+    inverse-time schedule, HDC, videoSimCLR and multi-level together (its score queue fills and
+    wraps; its graph and Sinkhorn read the global batch): 2 replicas and 2 local workers (each
+    worker decoding only its half of every batch) end with the single-device losses and weights."""
     flags = TRAIN + ["--data", class_sorted_shards]
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -145,10 +152,13 @@ def test_train_py_on_two_replicas_and_two_workers_equals_one_device(class_sorted
                                      {"TF_CONFIG": tf_config})  # fmt: skip
     for proc in procs.values():
         _wait(proc)
-    reference = _weights(tmp_path / "one")
-    assert len(reference) > 50
+    reference, logged = _weights(tmp_path / "one"), _metrics(tmp_path / "one")
+    assert len(reference) > 50 and {"simclr/loss", "mlfo/sem", "mlfo/mul_block4", "mlfo/ret_block3"} <= set(logged)
     for name in ("mirrored", "workers"):
-        np.testing.assert_allclose(_losses(tmp_path / name), _losses(tmp_path / "one"), rtol=1e-9, err_msg=name)
+        metrics = _metrics(tmp_path / name)
+        assert metrics.keys() == logged.keys()
+        for key in logged:
+            np.testing.assert_allclose(metrics[key], logged[key], rtol=1e-9, err_msg=f"{name}: {key}")
         weights = _weights(tmp_path / name)
         assert weights.keys() == reference.keys()
         for key in reference:

@@ -95,10 +95,43 @@ def test_grayscale_is_the_bt601_luma():
     np.testing.assert_allclose(out[..., 0], np.floor(np.clip(luma + 0.5, 0, 255)), atol=1)
 
 
-def test_colour_jitter_at_p1_changes_colours():
-    clip = random_clip()
-    out = aug.thesis_augment(clip, seed(0), 32, dataclasses.replace(OFF, color_prob=1.0)).numpy()
-    assert np.abs(out.astype(int) - clip).mean() > 1
+YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def fit_factor(out, x, centre):
+    """The factor f of out ≈ centre + f·(x − centre) by least squares, and the worst residual."""
+    d = x - centre
+    f = (d * (out - centre)).sum() / (d * d).sum()
+    return f, np.abs(out - centre - f * d).max()
+
+
+def fit_hue(out, x):
+    """The rotation θ of the (I, Q) chroma plane from x to out, and the worst residual of Y, I and Q."""
+    yin, yout = x @ YIQ.T, out @ YIQ.T
+    zin, zout = yin[..., 1] + 1j * yin[..., 2], yout[..., 1] + 1j * yout[..., 2]
+    theta = np.angle((zout * np.conj(zin)).sum())
+    return theta, max(np.abs(yout[..., 0] - yin[..., 0]).max(), np.abs(zout - np.exp(1j * theta) * zin).max())
+
+
+@pytest.mark.parametrize("name, strength", [("brightness", 0.4), ("contrast", 0.4), ("saturation", 0.4), ("hue", 0.1)])
+def test_colour_jitter_factors_follow_their_formulas_and_ranges(name, strength):
+    """One factor on at a time, its value fitted per seed with numpy: brightness b·x, contrast
+    m + c·(x − m) about the frame's mean intensity m, saturation g + s·(x − g) about each pixel's
+    BT.601 gray g, hue a rotation of YIQ's chroma plane by 2π·h that keeps the luma; every fit
+    within rounding, factors in U(1 − x, 1 + x) (hue: |h| ≤ x) and spread over the range."""
+    config = dataclasses.replace(OFF, color_prob=1.0, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)
+    config = dataclasses.replace(config, **{name: strength})
+    clip = np.random.default_rng(1).integers(96, 161, (2, 32, 32, 3)).astype(np.uint8)  # nothing saturates
+    x = clip.astype(np.float64)
+    centres = {"brightness": 0.0, "contrast": x.mean(axis=(1, 2, 3), keepdims=True), "saturation": x @ YIQ[0][:, None]}
+    factors = []
+    for k in range(12):
+        out = aug.thesis_augment(clip, seed(k), 32, config).numpy().astype(np.float64)
+        factor, residual = fit_hue(out, x) if name == "hue" else fit_factor(out, x, centres[name])
+        assert residual <= (1.0 if name == "hue" else 0.75), (k, residual)  # uint8 rounding (YIQ mixes channels)
+        factors.append(factor / (2 * np.pi) if name == "hue" else factor - 1)
+    assert max(np.abs(factors)) <= strength + 1e-3, factors
+    assert min(factors) < -strength / 3 and max(factors) > strength / 3, factors
 
 
 def numpy_blur(image, sigma, size):
@@ -122,6 +155,27 @@ def test_gaussian_blur_matches_numpy():
 
 def test_blur_kernel_is_about_a_tenth_of_the_side_and_odd():
     assert [aug.blur_kernel_size(side, 0.1) for side in (10, 56, 112, 128, 224)] == [1, 7, 13, 13, 23]
+
+
+def test_blur_sigma_is_drawn_from_its_range():
+    """σ fitted per seed against the numpy blur (13-tap kernel: 0.4 of 32 px, odd): each draw is
+    a Gaussian blur within rounding, inside blur_sigma = (0.6, 1.4), and the draws spread over it."""
+    clip = random_clip(2, 32, 32)
+    config = dataclasses.replace(OFF, blur_prob=1.0, blur_sigma=(0.6, 1.4), blur_kernel=0.4)
+    size = aug.blur_kernel_size(32, 0.4)
+    assert size == 13
+
+    def error(out, sigma):
+        return np.abs(out - np.stack([numpy_blur(frame, sigma, size) for frame in clip])).max()
+
+    sigmas = []
+    for k in range(10):
+        out = aug.thesis_augment(clip, seed(k), 32, config).numpy().astype(np.float64)
+        coarse = min(np.arange(0.3, 2.0, 0.05), key=lambda s: error(out, s))
+        sigma = min(np.arange(coarse - 0.05, coarse + 0.05, 0.002), key=lambda s: error(out, s))
+        assert error(out, sigma) <= 0.75, (k, sigma)  # uint8 rounding, float32 weights, the 0.002 grid
+        sigmas.append(sigma)
+    assert 0.6 - 0.005 <= min(sigmas) < 0.85 and 1.15 < max(sigmas) <= 1.4 + 0.005, sigmas
 
 
 def test_blur_at_p1_lowers_a_checkerboards_variance():

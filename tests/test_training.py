@@ -1,6 +1,8 @@
-"""Pretraining: a user's compile + fit, train.py's outputs, exact resume after
-SIGKILL and SIGTERM at a chosen step, NaN handling, the SavedModel export, and flag errors."""
+"""Pretraining: a user's compile + fit, train.py's outputs (metrics.csv's columns and how its terms
+add up), exact resume of HDC, videoSimCLR and multi-level together after SIGKILL and SIGTERM at a
+chosen step, NaN handling, the SavedModel export, and flag errors."""
 
+import csv
 import functools
 import json
 import os
@@ -14,10 +16,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import cli
 import models
 from hdc import export, optim
 from hdc.model import HDCModel
-from hdc.objectives import HDCObjective
+from hdc.objectives import HDCObjective, MLFOObjective, SimCLRObjective
 from tests.evaluation_data import make_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,9 +122,14 @@ def shards(tmp_path_factory):
 
 # 2 epochs of 3 steps, checkpoints at steps 2, 3 (epoch end), 4 and 6; the signal comes at
 # the end of step 5, inside epoch 2 and after the step-4 checkpoint. TINY on C3D at width
-# 1/4 and 16 px to fit the time (later flags win); --deterministic for bitwise equality.
-RESUME = TINY + ["--backbone", "c3d", "--width-multiplier", "0.25", "--crop", "16", "--resize", "20"]
-RESUME += ["--deterministic", "--seed", "7"]
+# 1/4 and 24 px (block 5 has 2x2 positions: at 16 px its single one is zero after instance
+# norm and the block-5 terms of SimCLR and multi-level are constant) to fit the time (later
+# flags win); --deterministic for bitwise equality. HDC, videoSimCLR and multi-level train
+# together in one run: the multi-level score queue (8 rows, batch 4) wraps, and its stage
+# switches at step 3, so epoch 1 is all stage 0 and epoch 2 all stage 1.
+RESUME = TINY + ["--backbone", "c3d", "--width-multiplier", "0.25", "--crop", "24", "--resize", "28"]
+RESUME += ["--deterministic", "--seed", "7", "--objectives", "hdc,simclr,mlfo", "--mlfo-prototypes", "16"]
+RESUME += ["--mlfo-queue-size", "8", "--mlfo-stage-split", "0.5"]
 
 
 @pytest.fixture(scope="module")
@@ -182,15 +190,37 @@ def test_sigterm_saves_that_step_and_the_rerun_resumes_there_bitwise(shards, ref
     assert_bitwise_equal(reference, out)
 
 
+HDC_TERMS = [f"{kind}_block{k}{acc}" for kind in ("sc", "tc") for k in (3, 4, 5) for acc in ("", "_acc")]
+MLFO_TERMS = ["aug_block3", "graph_edges", "ins", "ins_acc", "loss", "mul_block3", "mul_block4", "ret_block3", "sem",
+              "stage"]  # C3D at 8 frames: block 3 (4 steps) is the only temporal level; graph at blocks 3, 4
+
+
 def test_train_py_writes_its_outputs(reference):
     reference = reference()
     for name in ("config.json", "metrics.csv", "encoder.keras", "export/saved_model.pb"):
         assert os.path.exists(os.path.join(reference, name)), name
-    with open(os.path.join(reference, "config.json")) as f:  # the objective, rebuildable from its settings
-        settings = json.load(f)["objective_settings"]["hdc"]
-    assert HDCObjective.from_config(settings).get_config() == settings
+    with open(os.path.join(reference, "config.json")) as f:  # each objective, rebuildable from its settings
+        settings = json.load(f)["objective_settings"]
+    for name, cls in (("hdc", HDCObjective), ("simclr", SimCLRObjective), ("mlfo", MLFOObjective)):
+        assert cls.from_config(settings[name]).get_config() == settings[name], name
     loaded = keras.saving.load_model(os.path.join(reference, "encoder.keras"))
     assert isinstance(loaded, models.VideoBackbone)
+    with open(os.path.join(reference, "metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = ["epoch", "l2", "loss", "objective", "hdc/loss", "simclr/loss", "simclr/accuracy"]
+    columns += [f"hdc/{t}" for t in HDC_TERMS] + [f"mlfo/{t}" for t in MLFO_TERMS]
+    assert sorted(rows[0]) == sorted(columns)  # one column per logged value: no always-NA val_* columns
+    m = {k: np.array([float(row[k]) for row in rows]) for k in columns}
+    np.testing.assert_array_equal(m["epoch"], [0, 1])
+    np.testing.assert_array_equal(m["mlfo/stage"], [0, 1])
+    assert (m["l2"] > 0).all()
+    close = functools.partial(np.testing.assert_allclose, rtol=2e-6)
+    close(m["loss"], m["objective"] + m["l2"])
+    close(m["objective"], m["hdc/loss"] + m["simclr/loss"] + m["mlfo/loss"])  # weight 1 each
+    weights = {3: 0.25, 4: 0.5, 5: 1.0}  # α = β of HDC Eq. 6
+    close(m["hdc/loss"], sum(w * (m[f"hdc/sc_block{k}"] + m[f"hdc/tc_block{k}"]) for k, w in weights.items()))
+    lower = 0.3 * (m["mlfo/mul_block3"] + m["mlfo/aug_block3"] + m["mlfo/ret_block3"]) + 0.5 * m["mlfo/mul_block4"]
+    close(m["mlfo/loss"], m["mlfo/ins"] + m["mlfo/sem"] + m["mlfo/stage"] * lower)  # multi-level Eq. 5 + levels
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards, tmp_path):
@@ -214,7 +244,6 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
         (["--alpha", "1,x"], "expected comma-separated numbers"),
         (["--backbone", "vgg"], "invalid choice: 'vgg'"),
         (["--crop", "200", "--resize", "128"], "crop must be in 1..resize"),
-        (["--data", "/no/such/dir"], "neither 'synthetic' nor a prepared-shards directory"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
         (["--width-multiplier", "-1"], "width_multiplier must be > 0"),
         (["--objectives", "hdc,nope"], "expected a comma list of"),
@@ -224,11 +253,21 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(shards
         (["--method", "byol"], "invalid choice: 'byol'"),
         (["--te-terms", "inst,speedy"], "expected a comma list of"),
         (["--objectives", "te", "--batch-size", "5"], "batch_size must be even with objective te"),
+        (["--backbone", "r2plus1d10", "--crop", "12"], "crop must be >= 16 for --backbone r2plus1d10"),
     ],
 )
-def test_bad_flags_give_clear_errors(flags, message):
-    code, output = finish(run_train(flags + ["--out", "/tmp/hdc-bad-flags-unused"]), timeout=120)
-    assert code != 0 and message in output, output[-2000:]
+def test_bad_flags_give_clear_errors(flags, message, tmp_path, capsys):
+    """One error line naming the problem and the hint, exit 2, before --out exists (cli.ArgumentParser;
+    --data's error comes later: test_bad_data_is_one_line_and_writes_nothing)."""
+    import train
+
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(flags + ["--out", str(out)])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == "" and not out.exists()
+    error, hint = captured.err.splitlines()
+    assert error.startswith("error: ") and message in error and hint == "run with --help for every flag"
 
 
 @pytest.mark.parametrize("blocks", [("--tc-blocks", ""), ("--sc-blocks", "")])
@@ -328,9 +367,11 @@ def test_each_flag_changes_exactly_its_field(flags, field, value):
 
 def test_bad_data_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "never"
-    code, output = finish(run_train(["--data", str(tmp_path / "missing"), "--out", str(out)]), timeout=120)
-    assert code == 2 and "Traceback" not in output, output[-2000:]
-    assert output.strip().splitlines()[-1].startswith("error: --data") and not out.exists()
+    proc = subprocess.run([sys.executable, "train.py", "--data", str(tmp_path / "missing"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    error, hint = proc.stderr.splitlines()  # nothing else: no traceback, no TensorFlow start-up lines
+    assert proc.returncode == 2 and not out.exists(), proc.stderr[-2000:]
+    assert error.startswith(f"error: --data {str(tmp_path / 'missing')!r} is neither") and hint == cli.HINT
 
 
 def test_config_names_mirror_the_objectives():

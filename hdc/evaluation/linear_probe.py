@@ -4,7 +4,7 @@ As in TE §3.4/§4, features are averaged over several clips and crops of each
 video and standardised with training-set statistics (a Keras
 ``Normalization`` layer adapted on the training features); one ``Dense``
 softmax layer is then trained with Adam on the train split and scored on the
-test split.
+test split (``OUT/scores.npz``: the test videos' class scores, labels and ids).
 """
 
 import os
@@ -43,7 +43,10 @@ def evaluate_split(config, root, out):
     probe = train_linear_probe(
         train["outputs"], train["labels"], classes, config.probe_epochs, config.probe_learning_rate, seed=config.seed
     )
-    result = classification_topk(probe.predict(test["outputs"], verbose=0), test["labels"])
+    scores = probe.predict(test["outputs"], verbose=0)
+    reports.write_npz(os.path.join(out, "scores.npz"), scores=scores, labels=test["labels"],
+                      video_ids=test["video_ids"])
+    result = classification_topk(scores, test["labels"])
     result["train_top1"] = classification_topk(probe.predict(train["outputs"], verbose=0), train["labels"])["top1"]
     result.update(num_train=len(train["labels"]), num_test=len(test["labels"]))
     reports.write_json(os.path.join(out, "linear.json"), dict(result, settings=settings(config, root)))
