@@ -12,7 +12,7 @@ FAMILY_NAMES = ("hdc", "simclr", "moco", "te", "mlfo")  # objective families tra
 MLFO_GRAPHS = ("none", "onehot", "instance", "semantic", "combined")  # hdc.objectives.mlfo.GRAPHS
 MLFO_TEMPORAL = ("none", "input", "feature")  # hdc.objectives.mlfo.TEMPORAL_MODES
 TE_TERMS = ("inst", "equi", "speed", "direction", "order")  # hdc.objectives.te.TERMS
-TE_EQUIVARIANCES = ("temporal", "spatial", "spatiotemporal")  # hdc.objectives.te.EQUIVARIANCES
+TE_EQUIVARIANCES = ("temporal", "spatial", "spatiotemporal")  # hdc.objectives.te, data.recipes.EQUIVARIANCES
 OPTIMIZERS = ("sgd", "adam", "adamw")  # hdc.optim
 SCHEDULES = ("inverse-time", "cosine", "step")
 # Mirrors of data.temporal / data.augment names (this module must not import TensorFlow)
@@ -151,7 +151,7 @@ class TrainConfig:
 
     def validate(self, reach=True):
         """Raise ValueError naming the field and the bad value. ``reach``: also check that the
-        clip reaches the backbone's block5 (``data.preview``, which builds no backbone, skips it)."""
+        clip reaches the backbone's block5 (``preview.py``, which builds no backbone, skips it)."""
         checks = [
             (bool(self.objectives) and set(self.objectives) <= set(FAMILY_NAMES)
              and len(set(self.objectives)) == len(self.objectives), "objectives",
@@ -311,18 +311,41 @@ METHODS = {
     # videoSimCLR, thesis code: Adam 3e-4 (weight decay 1e-6), cosine, τ 0.5, shift s = 8, thesis family
     "simclr": dict(objectives=("simclr",), optimizer="adam", lr=3e-4, weight_decay=5e-7, schedule="cosine",
                    pair_transform="shift", pair_max_shift=8, pair_augment="thesis"),
-    # videoMoCo v2 (MoCo v2 in the thesis code): SGD 0.03, weight decay 1e-4, cosine, MLP head, its augmentation
-    "moco": dict(_THESIS_MOCO, moco_version=2, schedule="cosine"),
+    # videoMoCo v2 (MoCo v2 in the thesis code): SGD 0.03, weight decay 1e-4, cosine, MLP head, its augmentation.
+    # τ is not in the thesis: 0.2, MoCo v2's (Chen et al. 2020, arXiv:2003.04297, Table 1: "MLP ... τ = 0.2");
+    # v1 keeps MoCo v1's 0.07.
+    "moco": dict(_THESIS_MOCO, moco_version=2, schedule="cosine", moco_temperature=0.2),
     # videoMoCo v1: linear head, ÷10 at 60% and 80% (epochs 120, 160 of 200), MoCo v1's augmentation
     # time-equivariant §3.4: AdamW (weight decay 1e-4, no L2 on kernels), linear warm-up to 3e-4, cosine;
     # the warm-up length is not in the paper: 500 steps ≈ 10 UCF101 epochs at batch 192 (SimCLR's 10 epochs)
     "te": dict(objectives=("te",), optimizer="adamw", lr=3e-4, adamw_weight_decay=1e-4, weight_decay=0.0,
                schedule="cosine", warmup_steps=500),
+    "te-ucf101": dict(objectives=("te",), optimizer="adamw", lr=3e-4, adamw_weight_decay=1e-4, weight_decay=0.0,
+                      schedule="cosine", warmup_steps=500),
     # multi-level §4.2: Adam 1e-3 (weight decay 1e-5), lr ÷10 at 70% (70 of 100 Kinetics-400 epochs)
     "mlfo": dict(objectives=("mlfo",), optimizer="adam", lr=1e-3, weight_decay=5e-6, schedule="step",
                  lr_milestones=(0.7,), lr_step_factor=0.1),
+    "mlfo-ucf101": dict(objectives=("mlfo",), optimizer="adam", lr=1e-3, weight_decay=5e-6, schedule="step",
+                        lr_milestones=(2 / 3,), lr_step_factor=0.1),
     "moco-v1": dict(_THESIS_MOCO, moco_version=1, schedule="step", lr_milestones=(0.6, 0.8), thesis_color_prob=1.0,
                     thesis_hue=0.4, thesis_blur_prob=0.0),
+}
+# Each method's pretraining sizes as its paper states them, applied with --preset paper only (a demo stays demo-
+# sized; benchmarks.quality shares one budget). Where a paper has a small-data ablation and a large-data run,
+# "<method>" is the large run and "<method>-ucf101" the ablation.
+_THESIS_SIZE = dict(crop=224, resize=224, batch_size=128)  # thesis §4.1: frames resized to 224×224, batch 128
+PAPER_BY_METHOD = {
+    "simclr": dict(_THESIS_SIZE, epochs=100),  # thesis §4.1: "100 for videoSimCLR and 200 for videoMOCO V1/V2"
+    "moco": dict(_THESIS_SIZE, epochs=200),
+    "moco-v1": dict(_THESIS_SIZE, epochs=200),  # ÷10 at 0.6, 0.8 of 200: epochs 120 and 160
+    # time-equivariant §3.4: "16 frames at a resolution of 128×128"; §4.2: Kinetics-400, 200 epochs, batch 512
+    # for 3D-ResNet-18; §4.1 (Table 1 ablations): "400 epochs on UCF101 training split 1 with a batch size of 192"
+    "te": dict(frames=16, crop=128, resize=128, batch_size=512, epochs=200),
+    "te-ucf101": dict(frames=16, crop=128, resize=128, batch_size=192, epochs=400),
+    # multi-level §4.2: 32 frames split into two 16-frame clips at 112×112, batch 256, 100 epochs on Kinetics-400
+    # (÷10 at 70), 300 on UCF-101 (÷10 at 200)
+    "mlfo": dict(frames=16, crop=112, batch_size=256, epochs=100),
+    "mlfo-ucf101": dict(frames=16, crop=112, batch_size=256, epochs=300, lr_milestones=(2 / 3,)),
 }
 # 3D-ResNet18 strides 16 in time and 32 in space: the demo clip must be
 # 16 frames, and 64 px so that block 5 is not a single position.
@@ -330,11 +353,12 @@ DEMO_BY_BACKBONE = {"r3d18": dict(frames=16, crop=64)}
 
 
 # A demo run has 30 steps: a method's warm-up must fit in it.
-DEMO_BY_METHOD = {"te": dict(warmup_steps=3)}
+DEMO_BY_METHOD = {"te": dict(warmup_steps=3), "te-ucf101": dict(warmup_steps=3)}
 
 
 def preset_values(preset, backbone, method="hdc"):
     """The field values a size preset and a method set for ``backbone``."""
     demo = preset == "demo"
     extra = DEMO_BY_BACKBONE.get(backbone, {}) if demo else {}
-    return {**PRESETS[preset], **extra, **METHODS[method], **(DEMO_BY_METHOD.get(method, {}) if demo else {})}
+    sizes = DEMO_BY_METHOD.get(method, {}) if demo else PAPER_BY_METHOD.get(method, {})
+    return {**PRESETS[preset], **extra, **METHODS[method], **sizes}
