@@ -1,4 +1,4 @@
-"""What the command-line programs share (train.py, evaluate.py, data.prepare, data.preview,
+"""What the command-line programs share (train.py, evaluate.py, preview.py, data.prepare,
 benchmarks.*): one-line user errors and a quiet TensorFlow start.
 
 A user error is two lines on stderr, ``error: MESSAGE`` and a hint, with exit status 2 and no

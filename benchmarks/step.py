@@ -75,12 +75,12 @@ def _reply(**fields):
 
 def _clips(args, batch, layout=None):
     """Random uint8 input: HDC's three views (B, 3, T, H, W, 3), or a packed batch for ``layout``
-    (``hdc.packing``) whose labels are valid for every objective: scalars (i // 2) mod 2 (partners
+    (``data.packing``) whose labels are valid for every objective: scalars (i // 2) mod 2 (partners
     2k, 2k + 1 alike, neighbouring pairs not), vectors the reversed range (a permutation)."""
     rng = np.random.default_rng(0)
     if layout is None:
         return rng.integers(0, 256, (batch, 3, args.frames, args.crop, args.crop, 3), dtype=np.uint8)
-    from hdc.packing import LABEL
+    from data.packing import LABEL
 
     parts = []
     for field in layout:

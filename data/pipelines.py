@@ -34,11 +34,11 @@ import numpy as np
 import tensorflow as tf
 
 from data import augment as aug
+from data import packing
 from data import recipes as recipes_lib
 from data import temporal
 from data.recipes import pack
 from data.records import parse_example
-from hdc import packing
 
 CLIP_MODES = ("dense", "retrieval", "10x3")
 _RETRIEVAL_CLIPS = 10
@@ -273,7 +273,7 @@ def pretrain_dataset(
     recipes=None,
     input_context=None,
 ):
-    """Infinite dataset of packed uint8 batches for pretraining (``hdc.packing``).
+    """Infinite dataset of packed uint8 batches for pretraining (``data.packing``).
 
     ``layout``: the fields the model reads (``model.layout``); default HDC's three
     views u_o, u_s, u_t. ``recipes``: the view recipes that make them (``data.recipes``;

@@ -15,7 +15,7 @@ pipeline serves any set of recipes and decodes every frame once:
 transformations), ``wanted`` the names the model asks for. ``outputs(frames)``
 declares {view: frame multiple} and {label: shape}; ``pair_shared`` is true
 when partners 2k, 2k + 1 share a draw (the batch must then be even).
-``pack`` writes one example in the layout of ``hdc.packing``.
+``pack`` writes one example in the layout of ``data.packing``.
 
 | recipe | views | labels | paper |
 | --- | --- | --- | --- |
@@ -34,11 +34,12 @@ import numbers
 import tensorflow as tf
 
 from data import augment as aug
-from data import temporal
-from hdc import packing
-from hdc.config import TE_EQUIVARIANCES
+from data import packing, temporal
 
 _fold = tf.random.experimental.stateless_fold_in
+
+# What TE partners 2k, 2k + 1 share (TERecipe.equivariance); hdc.config.TE_EQUIVARIANCES mirrors it.
+EQUIVARIANCES = ("temporal", "spatial", "spatiotemporal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,8 +176,8 @@ class TERecipe:
             raise ValueError(
                 f"TERecipe.num_speeds must be an integer in [1, {len(temporal.SPEEDS)}], received {self.num_speeds!r}"
             )
-        if self.equivariance not in TE_EQUIVARIANCES:
-            raise ValueError(f"TERecipe.equivariance must be one of {TE_EQUIVARIANCES}, received {self.equivariance!r}")
+        if self.equivariance not in EQUIVARIANCES:
+            raise ValueError(f"TERecipe.equivariance must be one of {EQUIVARIANCES}, received {self.equivariance!r}")
         if self.max_gap is not None and (not isinstance(self.max_gap, numbers.Integral) or self.max_gap < 0):
             raise ValueError(f"TERecipe.max_gap must be None or an integer >= 0, received {self.max_gap!r}")
 
@@ -254,7 +255,7 @@ class LongRecipe:
 
 
 def full_layout(recipes, clip_shape):
-    """The ``hdc.packing`` layout of every view and label ``recipes`` make, in order
+    """The ``data.packing`` layout of every view and label ``recipes`` make, in order
     (for previews and benchmarks; training uses the model's layout)."""
     views, labels, frames = {}, {}, clip_shape[0]
     for recipe in recipes:
@@ -293,7 +294,7 @@ def assign(layout, recipes, frames):
 
 
 def _bytes(label):
-    """int32 → its 4 little-endian two's-complement bytes (hdc.packing)."""
+    """int32 → its 4 little-endian two's-complement bytes (data.packing)."""
     shifts = tf.constant([0, 8, 16, 24], tf.int32)
     value = tf.reshape(tf.cast(label, tf.int32), [-1, 1])
     return tf.cast(tf.bitwise.bitwise_and(tf.bitwise.right_shift(value, shifts), 255), tf.uint8)

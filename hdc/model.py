@@ -1,7 +1,7 @@
 """The self-supervised model: a backbone, an objective, and the training step.
 
 ``HDCModel(backbone, objective)`` is a ``keras.Model``. Its input is one uint8
-tensor per batch (``hdc.packing``): the views the objective needs and its
+tensor per batch (``data.packing``): the views the objective needs and its
 integer labels, packed per example, because MultiWorkerMirroredStrategy with
 Keras 3 ``fit`` fails on tuple and dict elements (keras-team/keras#20585). An
 objective without labels whose views share one shape also takes the views
@@ -28,7 +28,7 @@ Usage in your own code::
 import keras
 from keras import ops
 
-from hdc import packing
+from data import packing
 from hdc.objectives import context as make_context
 
 

@@ -81,7 +81,7 @@ def test_encoder_source_names_what_is_wrong(path, message, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["train", "evaluate", "data.prepare", "data.preview", "benchmarks.step", "benchmarks.pipeline",
+    "module", ["train", "evaluate", "data.prepare", "preview", "benchmarks.step", "benchmarks.pipeline",
                "benchmarks.quality", "benchmarks.step_breakdown", "benchmarks.worker_input", "benchmarks.demo_steps"],
 )  # fmt: skip
 def test_every_program_reports_a_flag_error_in_one_line(module, capsys):

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 import models
-from hdc import families, optim, packing
+from data import packing
+from hdc import families, optim
 from hdc.config import FAMILY_NAMES, TrainConfig
 from hdc.model import HDCModel
 from hdc.objectives import Composite, HDCObjective, MomentumCopy, Objective, Queue

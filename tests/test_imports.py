@@ -10,7 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Modules that must stay free of TensorFlow, so they run under the JAX and PyTorch backends.
-BACKEND_AGNOSTIC = ["models", "hdc", "hdc.objectives", "hdc.losses", "hdc.packing", "hdc.model", "hdc.families", "hdc.optim"]
+BACKEND_AGNOSTIC = ["models", "hdc", "hdc.objectives", "hdc.losses", "data.packing", "hdc.model", "hdc.families", "hdc.optim"]
 
 FORWARD = """
 import sys, numpy as np

@@ -1,4 +1,4 @@
-"""python -m data.preview: the documented files, names, shapes, and the training batch itself."""
+"""python preview.py: the documented files, names, shapes, and the training batch itself."""
 
 import os
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import preview
 import train
-from data import pipelines, preview, recipes
+from data import pipelines, recipes
 from data.records import encode_example
 from hdc.pretrain import view_recipes
 from tests.test_recipes import coded_video

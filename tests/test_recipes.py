@@ -14,13 +14,13 @@ import pytest
 import tensorflow as tf
 
 from data import augment as aug
+from data import packing
 from data import pipelines as pl
 from data import recipes as rc
 from data import temporal as tt
 from data.prepare import PrepareConfig, prepare
 from data.records import encode_example, shard_files
 from data.video import write_video
-from hdc import packing
 from tests.test_temporal import consecutive, decode_clip, decode_order, oracle_id
 
 T = 4

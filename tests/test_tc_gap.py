@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data import packing
 from data import pipelines as pl
 from data import recipes as rc
 from data import temporal as tt
-from hdc import packing
 from tests.test_pipelines import OFF, coded_video, frame_ids, video_id, write
 from tests.test_temporal import run
 

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import models
-from hdc import packing
+from data import packing
 from hdc.model import HDCModel
 from hdc.objectives import Composite, HDCObjective, TEObjective, context
 from hdc.objectives.te import EQUIVARIANCES, TERMS

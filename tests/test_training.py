@@ -375,10 +375,12 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_config_names_mirror_the_objectives():
+    from data import recipes
     from hdc.config import MLFO_GRAPHS, MLFO_TEMPORAL, TE_EQUIVARIANCES, TE_TERMS
     from hdc.objectives import mlfo, te
 
     assert (TE_TERMS, TE_EQUIVARIANCES) == (te.TERMS, te.EQUIVARIANCES)
+    assert TE_EQUIVARIANCES == recipes.EQUIVARIANCES
     assert (MLFO_GRAPHS, MLFO_TEMPORAL) == (mlfo.GRAPHS, mlfo.TEMPORAL_MODES)
 
 

@@ -38,7 +38,7 @@ keras.config.set_floatx("float64")  # exactness without float32 conditioning noi
 
 def packed_batches(rng):
     """STEPS·BATCH examples: views o, s, t, a, b then the int32 label as 4
-    little-endian bytes (hdc.packing's layout, written here with numpy)."""
+    little-endian bytes (data.packing's layout, written here with numpy)."""
     views = rng.integers(0, 256, (STEPS * BATCH, 5) + SHAPE, dtype=np.uint8)
     labels = rng.integers(-300, 300, STEPS * BATCH).astype("<i4")
     return np.concatenate([views.reshape(STEPS * BATCH, -1), labels[:, None].view(np.uint8)], axis=1), labels

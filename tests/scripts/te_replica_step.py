@@ -43,7 +43,7 @@ keras.config.set_floatx("float64")  # exactness without float32 conditioning noi
 
 def packed_batches(rng, labels):
     """STEPS·BATCH examples: views p, q then each int32 label as 4 little-endian
-    bytes, in the model's layout order (hdc.packing's layout, written with numpy)."""
+    bytes, in the model's layout order (data.packing's layout, written with numpy)."""
     views = rng.integers(0, 256, (STEPS * BATCH, 2) + SHAPE, dtype=np.uint8).reshape(STEPS * BATCH, -1)
     columns = [np.asarray(labels[name], "<i4").reshape(-1, 1).view(np.uint8) for name in labels]
     return np.concatenate([views] + columns, axis=1)

@@ -1,13 +1,16 @@
-"""``python -m data.preview``: the views and labels a training run feeds the model, as files.
+"""``python preview.py``: the views and labels a training run feeds the model, as files.
 
-    python -m data.preview --data synthetic --objectives hdc --batch-size 4 --out preview/
-    python -m data.preview --data DIR --recipes pair,te,long --pair-transform shuffle --out preview/
+    python preview.py --data synthetic --objectives hdc --batch-size 4 --out preview/
+    python preview.py --data DIR --recipes pair,te,long --pair-transform shuffle --out preview/
+
+A program beside ``train.py`` (it reads train.py's flags and builds the model's layout
+from the objectives, so it cannot live in the data layer, which imports neither).
 
 Every flag of ``train.py`` works here and means the same (one parser, one
 ``TrainConfig``, the same preset rules), plus ``--recipes``. The first batch comes
 from the training code path itself: ``hdc.pretrain.view_recipes`` and
 ``hdc.pretrain.pretrain_dataset`` (so ``data.pipelines.pretrain_dataset``), unpacked
-with ``hdc.packing.unpack``. What is previewed:
+with ``data.packing.unpack``. What is previewed:
 
 - ``--objectives NAMES`` (default: the config's): the views, raw views and labels of
   ``hdc.families.build_objective``, i.e. the layout train.py's model reads;
@@ -18,12 +21,13 @@ Written to ``--out`` (each file under a temporary name, then renamed):
 
 - ``views.npz``: ``view_<name>`` uint8 (B, T', H, W, 3) per view and ``label_<name>``
   int32 (B,) or (B, L) per label;
-- ``views.png``: one row per example, one column per view showing a few of its frames
-  (their positions in the view above each), the example's labels at the row's left.
+- ``views.png``: one row per example and view showing a few of its frames (their
+  positions in the view on each), the example's labels beside its rows; 800 px wide.
 """
 
 import os
 import sys
+import textwrap
 
 import numpy as np
 
@@ -36,7 +40,7 @@ SHOWN_FRAMES = 4  # frames drawn per view, evenly spaced
 
 def build_parser():
     parser = train.build_parser()
-    parser.prog = "python -m data.preview"
+    parser.prog = "python preview.py"
     parser.description = __doc__
     group = parser.add_argument_group("preview")
     group.add_argument(
@@ -49,8 +53,8 @@ def build_parser():
 
 def _layout(config, names, all_recipes):
     """The layout to preview: the named recipes' outputs, or the objectives' inputs."""
-    from data import recipes
-    from hdc import families, packing
+    from data import packing, recipes
+    from hdc import families
 
     clip_shape = (config.frames, config.crop, config.crop, 3)
     if names is not None:
@@ -63,38 +67,51 @@ def _layout(config, names, all_recipes):
     return packing.make_layout(objective.input_views, objective.labels, clip_shape, objective.view_frames)
 
 
-def _label_text(labels, row):
-    parts = [f"{name}={np.asarray(value[row]).tolist()}" for name, value in labels.items()]
-    return "\n".join(parts) if parts else "(no labels)"
+def _label_lines(labels, row, width=26):
+    lines = [f"{name} = {np.asarray(value[row]).tolist()}" for name, value in labels.items()]
+    return [part for line in lines for part in textwrap.wrap(line, width, subsequent_indent="    ")]
 
 
 def write_png(path, views, labels):
-    """The grid of ``views`` ({name: (B, T', H, W, 3)}) with ``labels`` ({name: (B, ...)})."""
+    """The grid of ``views`` ({name: (B, T', H, W, 3)}) with ``labels`` ({name: (B, ...)}):
+    one row per example and view, ``SHOWN_FRAMES`` frames each, the example's labels
+    beside its rows; 800 px wide (8 in at 100 dpi), so it reads at page width."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     names = list(views)
-    rows = len(next(iter(views.values())))
-    figure, axes = plt.subplots(
-        rows, len(names), figsize=(3.2 * len(names) + 2.0, 1.4 * rows + 0.6), squeeze=False
-    )
-    for row in range(rows):
-        for column, name in enumerate(names):
-            clip = views[name][row]
+    examples = len(next(iter(views.values())))
+    ratios = []  # per example: one row per view, then a thin gap
+    for _ in range(examples):
+        ratios += [1.0] * len(names) + [0.15]
+    widths = [1.9, 0.5] + [1.0] * SHOWN_FRAMES  # label text, view name, frames
+    row_inches = 1.08 * 8.0 / sum(widths)  # square frames plus the gaps between rows
+    figure = plt.figure(figsize=(8.0, row_inches * sum(ratios[:-1])))
+    grid = figure.add_gridspec(len(ratios) - 1, len(widths), height_ratios=ratios[:-1], width_ratios=widths,
+                               wspace=0.04, hspace=0.06, left=0.01, right=0.99, top=0.995, bottom=0.005)
+    for example in range(examples):
+        first = example * (len(names) + 1)
+        text = figure.add_subplot(grid[first : first + len(names), 0])
+        text.axis("off")
+        text.text(0.0, 1.0, f"example {example}", va="top", ha="left", fontsize=10, weight="bold")
+        lines = _label_lines(labels, example) or ["(no labels)"]
+        text.annotate("\n".join(lines), (0.0, 1.0), xycoords="axes fraction", xytext=(0, -18),
+                      textcoords="offset points", va="top", ha="left", fontsize=8, family="monospace")
+        for offset, name in enumerate(names):
+            clip = views[name][example]
             shown = np.unique(np.linspace(0, len(clip) - 1, SHOWN_FRAMES).round().astype(int))
-            gap = np.full((clip.shape[1], 2, 3), 255, np.uint8)
-            strip = np.concatenate([part for t in shown for part in (clip[t], gap)][:-1], axis=1)
-            axis = axes[row, column]
-            axis.imshow(strip)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            axis.set_title(f"{name}  frames {', '.join(map(str, shown))} of {len(clip)}", fontsize=7)
-            if column == 0:
-                axis.set_ylabel(f"example {row}\n{_label_text(labels, row)}", fontsize=6, rotation=0,
-                                ha="right", va="center")
-    figure.tight_layout()
+            label = figure.add_subplot(grid[first + offset, 1])
+            label.axis("off")
+            label.text(0.95, 0.5, f"{name}\n{len(clip)} fr.", ha="right", va="center", fontsize=9)
+            for column, t in enumerate(shown):
+                axis = figure.add_subplot(grid[first + offset, 2 + column])
+                axis.imshow(clip[t])
+                axis.set_xticks([])
+                axis.set_yticks([])
+                axis.text(2, 2, f"t={t}", va="top", fontsize=7, color="white",
+                          bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})  # fmt: skip
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
 
@@ -114,7 +131,8 @@ def preview(config, recipe_names=None):
     """Write ``views.npz`` and ``views.png`` of the first training batch to ``config.out``;
     return ({view: uint8 array}, {label: int32 array}). ``recipe_names``: preview those
     recipes' outputs (None: the objectives' inputs). Bad settings raise ValueError."""
-    from hdc import packing, pretrain
+    from data import packing
+    from hdc import pretrain
 
     all_recipes = pretrain.view_recipes(config)
     layout = _layout(config, recipe_names, all_recipes)
