@@ -67,7 +67,7 @@ def parse_remat(text):
 
 def _add_augmentation_flags(p):
     """Probabilities and strengths of the spatial families, and the view recipes' settings
-    (data.recipes; preview them with python preview.py)."""
+    (data.recipes; preview them with python -m data.preview)."""
     d = DEFAULTS
     g = p.add_argument_group("HDC's spatial family (HDC §3.3; also time-equivariant clips, without replication)")
     g.add_argument("--scale-min", type=float, help=f"smallest crop area fraction of the scale jitter ({d.scale_min})")
@@ -156,6 +156,11 @@ def build_parser():
     g.add_argument(
         "--width-multiplier", type=float, help="scale every backbone layer's channels (default 1 = the paper's)"
     )
+    g.add_argument(
+        "--stem-time-pool", action=argparse.BooleanOptionalAction, default=None,
+        help="r3d18: the stem pool halves time (Hara's; default) or not (--no-…, the multi-level authors', "
+        "--method mlfo's)",
+    )
     g.add_argument("--data", help="prepared-shards dir (python -m data.prepare) or 'synthetic' (default, a demo set)")
     g.add_argument("--synthetic-size", choices=("small", "large"), help="size of the synthetic set (default small)")
     g.add_argument(
@@ -218,7 +223,7 @@ def config_from_args(argv=None, parser=None, reach=True):
     """Parse flags into a validated TrainConfig: defaults < preset < flags.
 
     ``parser``: ``build_parser()`` by default, or a parser that extends it with flags of
-    its own (``preview.py``); those are not config fields and are left out.
+    its own (``data.preview``); those are not config fields and are left out.
     ``reach``: check that the clip reaches the backbone's block5 (``TrainConfig.validate``).
     """
     parser = parser or build_parser()

@@ -9,9 +9,9 @@ import keras
 import tensorflow as tf
 
 import models
-from data import packing, pipelines, recipes, records
+from data import pipelines, recipes, records
 from data.augment import AugmentConfig, ThesisAugmentConfig
-from hdc import checkpoint, distribute, export, families, memory, optim
+from hdc import checkpoint, distribute, export, families, memory, optim, packing
 from hdc.model import HDCModel
 
 
@@ -85,6 +85,7 @@ def build_model(config, total_steps=None):
         kernel_regularizer=config.weight_decay or None,
         width_multiplier=config.width_multiplier,
         remat=config.remat,
+        **({"stem_time_pool": config.stem_time_pool} if config.backbone == "r3d18" else {}),
     )
     model = HDCModel(backbone, objective, clip_shape=clip_shape, total_steps=total_steps, name="hdc")
     model.compile(

@@ -17,6 +17,11 @@ Taps at a 16×112×112 clip (T×H×W, channels):
 | block5 | stage 4 /2: 1×4×4×512            | stage 4 /2: 2×7×7×512      |
 
 Total stride at block5: (16, 32, 32) for 3D-ResNet18, (8, 16, 16) for R(2+1)D-10.
+
+``stem_time_pool=False`` keeps the time axis at 3D-ResNet18's stem pool (strides 1, 2, 2), as
+the multi-level authors' network does ("both learning objectives are implemented on
+multi-level features" needs time steps below block 5): 16/8/4/2 time steps at blocks 2-5 for
+16 frames, total stride (8, 32, 32).
 """
 
 import functools
@@ -49,7 +54,7 @@ def apply_basic_block(x, filters, strides, name, conv_unit, regularizer, norm_ep
 
 
 def apply_resnet_taps(
-    inputs, regularizer, norm_epsilon, width, prefix, stage_blocks, conv_unit, stem_kernel, stem_pool
+    inputs, regularizer, norm_epsilon, width, prefix, stage_blocks, conv_unit, stem_kernel, stem_pool, stem_time_pool
 ):
     unit = CONV_UNITS[conv_unit]
     x = unit(inputs, width(64), stem_kernel, (1, 2, 2), f"{prefix}_stem", kernel_regularizer=regularizer, norm_epsilon=norm_epsilon)
@@ -57,7 +62,8 @@ def apply_resnet_taps(
     x = keras.layers.ReLU(name=f"{prefix}_stem_relu")(x)
     taps = {"block1": x}
     if stem_pool:
-        x = keras.layers.MaxPooling3D(3, 2, padding="same", name=f"{prefix}_stem_pool")(x)
+        strides = (2 if stem_time_pool else 1, 2, 2)
+        x = keras.layers.MaxPooling3D(3, strides, padding="same", name=f"{prefix}_stem_pool")(x)
     for stage, (blocks, channels) in enumerate(zip(stage_blocks, STAGE_WIDTHS)):
         for block in range(blocks):
             strides = 2 if stage > 0 and block == 0 else 1
@@ -76,6 +82,8 @@ class ResNet3D(VideoBackbone):
         conv_unit: "full" (3D convolutions) or "factorized" (R(2+1)D units).
         stem_kernel: (t, k, k) of the stem convolution, spatial stride 2.
         stem_pool: a 3×3×3 stride-2 max-pool after the stem (Hara's 3D-ResNet).
+        stem_time_pool: whether that pool halves time too (True, Hara's) or only
+            space (the multi-level authors'; module docstring).
     """
 
     def __init__(
@@ -84,6 +92,7 @@ class ResNet3D(VideoBackbone):
         conv_unit="full",
         stem_kernel=(7, 7, 7),
         stem_pool=True,
+        stem_time_pool=True,
         input_shape=(16, 112, 112, 3),
         name="r3d18",
         **kwargs,
@@ -93,6 +102,7 @@ class ResNet3D(VideoBackbone):
         if len(stage_blocks) != 4 or min(stage_blocks) < 1:
             raise ValueError(f"stage_blocks must be 4 positive counts, received {stage_blocks!r}")
         stride = 16 if stem_pool else 8
+        time_stride = stride if stem_time_pool else 8
         super().__init__(
             functools.partial(
                 apply_resnet_taps,
@@ -101,8 +111,9 @@ class ResNet3D(VideoBackbone):
                 conv_unit=conv_unit,
                 stem_kernel=tuple(stem_kernel),
                 stem_pool=stem_pool,
+                stem_time_pool=stem_time_pool,
             ),
-            (stride, 2 * stride, 2 * stride),
+            (time_stride, 2 * stride, 2 * stride),
             input_shape=input_shape,
             name=name,
             **kwargs,
@@ -111,6 +122,7 @@ class ResNet3D(VideoBackbone):
         self.conv_unit = conv_unit
         self.stem_kernel = tuple(stem_kernel)
         self.stem_pool = stem_pool
+        self.stem_time_pool = stem_time_pool
 
     def get_config(self):
         return {
@@ -119,4 +131,5 @@ class ResNet3D(VideoBackbone):
             "conv_unit": self.conv_unit,
             "stem_kernel": list(self.stem_kernel),
             "stem_pool": self.stem_pool,
+            "stem_time_pool": self.stem_time_pool,
         }

@@ -1,6 +1,7 @@
 """``--method NAME --preset paper`` gives each paper's pretraining values. The expected numbers
 are typed here from the papers' text (section quoted), never read from the code."""
 
+import keras
 import pytest
 
 import train
@@ -41,3 +42,23 @@ def test_paper_preset_gives_the_papers_values(method):
 def test_demo_preset_keeps_demo_sizes_with_a_method():
     config, _ = train.config_from_args(["--method", "te-ucf101", "--backbone", "c3d"])
     assert (config.batch_size, config.epochs, config.optimizer) == (8, 3, "adamw")
+
+
+def test_mlfo_on_r3d18_keeps_time_at_the_stem_and_runs_its_temporal_terms_at_blocks_3_and_4():
+    """Multi-level §4.2 needs multi-level temporal features; with the authors' stem 3D-ResNet18 has
+    16 // 2, 16 // 4, 16 // 8 = 8, 4, 2 time steps at blocks 3, 4, 5 for 16 frames (Hara's: 4, 2, 1)."""
+    from hdc.pretrain import build_model
+
+    flags = ["--method", "mlfo", "--backbone", "r3d18", "--width-multiplier", "0.125", "--crop", "32",
+             "--mlfo-prototypes", "8", "--mlfo-queue-size", "0"]  # fmt: skip
+    config, _ = train.config_from_args(flags)
+    assert (config.frames, config.stem_time_pool) == (16, False)
+    model = build_model(config, total_steps=10)
+    out = model.backbone.compute_output_spec(keras.KerasTensor((1, 16, 32, 32, 3)))
+    steps = {tap: out[tap].shape[1] for tap in ("block3", "block4", "block5")}
+    assert steps == {"block3": 8, "block4": 4, "block5": 2}
+    logged = {name for name in model.trackers if "aug_" in name or "ret_" in name}
+    assert logged == {f"mlfo/{t}_block{b}" for t in ("aug", "ret") for b in (3, 4)}, sorted(model.trackers)
+    hara, _ = train.config_from_args(flags + ["--stem-time-pool"])
+    spec = build_model(hara, total_steps=10).backbone.compute_output_spec(keras.KerasTensor((1, 16, 32, 32, 3)))
+    assert spec["block5"].shape[1] == 1
