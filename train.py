@@ -67,7 +67,7 @@ def parse_remat(text):
 
 def _add_augmentation_flags(p):
     """Probabilities and strengths of the spatial families, and the view recipes' settings
-    (data.recipes; preview them with python -m data.preview)."""
+    (data.recipes; preview them with python preview.py)."""
     d = DEFAULTS
     g = p.add_argument_group("HDC's spatial family (HDC §3.3; also time-equivariant clips, without replication)")
     g.add_argument("--scale-min", type=float, help=f"smallest crop area fraction of the scale jitter ({d.scale_min})")
@@ -223,7 +223,7 @@ def config_from_args(argv=None, parser=None, reach=True):
     """Parse flags into a validated TrainConfig: defaults < preset < flags.
 
     ``parser``: ``build_parser()`` by default, or a parser that extends it with flags of
-    its own (``data.preview``); those are not config fields and are left out.
+    its own (``preview.py``); those are not config fields and are left out.
     ``reach``: check that the clip reaches the backbone's block5 (``TrainConfig.validate``).
     """
     parser = parser or build_parser()

@@ -9,9 +9,9 @@ import keras
 import tensorflow as tf
 
 import models
-from data import pipelines, recipes, records
+from data import packing, pipelines, recipes, records
 from data.augment import AugmentConfig, ThesisAugmentConfig
-from hdc import checkpoint, distribute, export, families, memory, optim, packing
+from hdc import checkpoint, distribute, export, families, memory, optim
 from hdc.model import HDCModel
 
 
