@@ -43,7 +43,7 @@ def test_direction_is_learned_on_an_arrow_of_time(tmp_path):
     flags = ["--data", shards, "--out", str(out), "--objectives", "te", "--te-terms", "speed,direction,order",
              "--backbone", "c3d", "--width-multiplier", "0.125", "--frames", "8", "--crop", "32", "--resize", "32",
              "--batch-size", "8", "--epochs", "4", "--steps-per-epoch", "30", "--te-num-speeds", "2", "--optimizer", "adam", "--lr", "1e-3",
-             "--schedule", "cosine", "--seed", "1"]  # fmt: skip
+             "--schedule", "cosine", "--seed", "1", "--deterministic"]  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "train.py", *flags], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)  # fmt: skip
@@ -52,4 +52,5 @@ def test_direction_is_learned_on_an_arrow_of_time(tmp_path):
         rows = list(csv.DictReader(f))
     accuracy = [float(row["te/direction_acc"]) for row in rows]
     # Chance is 0.5; the last epoch scores 2B·30 = 480 clips, so 0.6 is 4.4 standard errors above it.
+    # Deterministic ops: 0.53, 0.61, 0.71, 0.66 on every run here; 0.51-0.53 without head batch norm.
     assert accuracy[-1] > 0.6 and accuracy[-1] > accuracy[0], accuracy
