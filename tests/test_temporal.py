@@ -285,15 +285,28 @@ def test_random_permutation_is_uniform_and_stateless():
     np.testing.assert_array_equal(perms, again["perm"])
 
 
-def test_window_matches_the_pipeline_rule():
+@pytest.mark.parametrize("speed", [1, 2])
+def test_window_start_is_uniform_over_the_starts_that_fit(speed):
+    """The pipeline's rule: a T-frame window at ``speed`` spans (T − 1)·speed + 1 frames and starts
+    uniformly in [0, n − span]; a shorter video starts at 0 and loops. Frequencies are compared with
+    1 / (n − span + 1) over 2000 draws per length (5 standard errors)."""
     def fn(seed, _, num_frames):
-        return {"w": tt.window(seed, num_frames, 8)}
+        return {"w": tt.window(seed, num_frames, 8, speed)}
 
-    out, lengths = run(fn, LENGTHS, 20)
-    assert consecutive(out["w"], lengths).all() and (out["w"] < lengths[:, None]).all()
-    assert (out["w"][lengths <= 8, 0] == 0).all()
-    long = lengths == 500
-    assert len(np.unique(out["w"][long, 0])) > 15
+    lengths = (5, 20, 31)
+    out, drawn = run(fn, lengths, 2000)
+    span = 7 * speed + 1
+    steps = np.diff(out["w"], axis=-1) % drawn[:, None]
+    assert (steps == speed % drawn[:, None]).all() and (out["w"] < drawn[:, None]).all()
+    for n in lengths:
+        starts = out["w"][drawn == n, 0]
+        if n < span:
+            assert (starts == 0).all()
+            continue
+        count = n - span + 1
+        frequency = np.bincount(starts, minlength=count) / len(starts)
+        assert len(frequency) == count, frequency  # no start beyond n − span
+        assert np.abs(frequency - 1 / count).max() < 5 * np.sqrt(1 / count * (1 - 1 / count) / len(starts))
 
 
 @pytest.mark.parametrize(
