@@ -1,4 +1,4 @@
-"""Evaluate a video encoder with the protocols of HDC §4 (README "Evaluation").
+"""Evaluate a video encoder with the protocols of HDC §4 (docs/evaluation.md).
 
     python evaluate.py retrieval --run runs/c3d            # VCOP nearest-neighbour retrieval
     python evaluate.py finetune  --run runs/c3d --split all

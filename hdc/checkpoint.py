@@ -1,4 +1,4 @@
-"""Step-level checkpoints for exact resume (README "Pretraining", Resume).
+"""Step-level checkpoints for exact resume (docs/distributed.md, "Resume").
 
 Keras' ``BackupAndRestore`` resumes at the start of the interrupted epoch, so
 the steps already done in that epoch would be repeated on data they had

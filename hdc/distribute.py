@@ -23,7 +23,7 @@ def configure_cpu_threads():
 
     TensorFlow's default lets several multi-threaded convolutions run at once
     and fight over the cores; one inter-op thread measured faster for the HDC
-    step on 2 cores (benchmarks/step.py, README "Performance"). No-op once TF started.
+    step on 2 cores (benchmarks/step.py, docs/performance.md). No-op once TF started.
     """
     if not tf.config.list_physical_devices("GPU"):
         try:
@@ -43,7 +43,9 @@ def make_strategy(name="auto", cpu_devices=0):
     """
     if name == "multiworker":  # must come before anything initialises TensorFlow
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("strategy 'multiworker' needs the TF_CONFIG environment variable (see README)")
+            raise ValueError(
+                "strategy 'multiworker' needs the TF_CONFIG environment variable (see docs/distributed.md)"
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -2,7 +2,7 @@
 
 ``estimate_bytes`` scales a per-clip figure measured by ``benchmarks/step.py``
 at 16×112×112 (the step's peak growth per extra clip: activations kept for the
-backward pass plus its working set; README "Memory") by the clip volume, the
+backward pass plus its working set; docs/performance.md, "Memory") by the clip volume, the
 width multiplier and the clips per device, and adds the weights-sized buffers
 (weights, momentum slot, gradients and the update's temporaries).
 ``fit_message`` turns the estimate into the error a run gets when it cannot
@@ -14,7 +14,7 @@ import math
 from hdc.config import REMAT_BLOCKS
 
 REFERENCE_POSITIONS = 16 * 112 * 112  # T·H·W of the clips PER_CLIP_MB was measured at
-# MB per 16×112×112 clip, Keras on TensorFlow (benchmarks/step.py --crop 112 on a CPU; README "Memory"):
+# MB per 16×112×112 clip, Keras on TensorFlow (benchmarks/step.py --crop 112 on a CPU; docs/performance.md, "Memory"):
 # float32; 16-bit compute (--precision bfloat16: mixed precision); float32 with --remat all.
 PER_CLIP_MB = {
     "c3d": {"float32": 208.0, "mixed": 153.0, "remat": 198.0},

@@ -38,7 +38,7 @@ class GroupNormalization(keras.layers.GroupNormalization):
 
     keeps only ``x`` (in its own dtype) and the statistics from the forward
     pass and needs fewer full-size temporaries: C3D's step holds 208 instead
-    of 263 MB per 16×112² clip (README "Memory").
+    of 263 MB per 16×112² clip (docs/performance.md, "Memory").
     """
 
     def build(self, input_shape):

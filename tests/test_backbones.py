@@ -23,7 +23,7 @@ CHANNELS = {
     "r3d18": (64, 64, 128, 256, 512),
     "r2plus1d10": (64, 64, 128, 256, 512),
 }
-# Parameter counts and FLOPs at 16x112x112 (HDC §3.3 backbones; README "Backbones").
+# Parameter counts and FLOPs at 16x112x112 (HDC §3.3 backbones; docs/pretraining.md, "Backbones").
 PARAMS = {"c3d": 27.66e6, "r3d18": 33.20e6, "r2plus1d10": 14.37e6}
 GFLOP = {"c3d": 77.0, "r3d18": 16.6, "r2plus1d10": 42.7}
 

@@ -1,5 +1,5 @@
 """benchmarks/step.py, step_breakdown.py and quality.py run end to end at toy
-sizes and report what issue 7 and the README promise, against values computed here:
+sizes and report what issue 7 and docs/performance.md promise, against values computed here:
 C3D's FLOPs and parameters by hand, rates from the timed seconds, kNN retrieval of
 the random-init encoder run by hand."""
 

@@ -1,4 +1,4 @@
-"""Evaluation of pretrained encoders with the protocols of HDC §4 (README "Evaluation").
+"""Evaluation of pretrained encoders with the protocols of HDC §4 (docs/evaluation.md).
 
 - ``metrics``: retrieval top-k and classification top-k (pure numpy).
 - ``encoders``: where an encoder comes from (run dir, encoder.keras, SavedModel, random init).

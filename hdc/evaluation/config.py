@@ -1,5 +1,5 @@
 """The evaluation config: one dataclass filled by ``evaluate.py`` and passed
-to the library (defaults are the protocols of HDC §4; README "Evaluation")."""
+to the library (defaults are the protocols of HDC §4; docs/evaluation.md)."""
 
 import dataclasses
 import os
